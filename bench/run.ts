@@ -1,0 +1,19 @@
+/**
+ * `npm run bench [-- NAME...]`: runs the named benchmarks (default: all), appending results to
+ * bench/results.jsonl. Threads: ORTRL_THREADS (default 2).
+ */
+import { benchEngine } from "./engine.bench.js";
+
+const threads = Number(process.env.ORTRL_THREADS ?? 2);
+const all: Record<string, () => Promise<void>> = {
+  engine: () => benchEngine(threads),
+};
+const names = process.argv.slice(2).filter((a) => !a.startsWith("-"));
+for (const n of names.length ? names : Object.keys(all)) {
+  const fn = all[n];
+  if (!fn) {
+    console.error(`unknown benchmark '${n}'; known: ${Object.keys(all).join(", ")}`);
+    process.exit(2);
+  }
+  await fn();
+}

@@ -1,0 +1,55 @@
+/**
+ * Batched matrix product (numpy matmul semantics for rank >= 2): a [..., M, K] x b [..., K, N] -> [..., M, N],
+ * batch dims broadcast.
+ * VJP: da = g b^T, db = a^T g. When b is a rank-2 weight and a carries batch dims, db is computed as
+ * reshape(a, [-1, K])^T reshape(g, [-1, N]), one GEMM instead of a batched product and a reduction.
+ */
+import type { Value } from "../ir/graph.js";
+import { type Dim, formatShape } from "../ir/shape.js";
+import type { OpDef } from "./op-def.js";
+import { broadcastOrThrow, check, expectArity, expectFloat, expectSameDtype } from "./util.js";
+import { reshape, transpose, transposeLast2 } from "./shape-ops.js";
+
+export const matmulOp: OpDef = {
+  name: "MatMul",
+  infer(inputs) {
+    expectArity(inputs, 2);
+    const [a, b] = inputs as [Value, Value];
+    expectFloat(a);
+    const dtype = expectSameDtype(inputs);
+    check(a.rank >= 2 && b.rank >= 2, `needs rank >= 2 operands, got ${formatShape(a.shape)} and ${formatShape(b.shape)}`);
+    const K = a.shape[a.rank - 1]!;
+    check(K === b.shape[b.rank - 2], `inner dims differ: ${formatShape(a.shape)} x ${formatShape(b.shape)}`);
+    const batch = broadcastOrThrow(a.shape.slice(0, -2), b.shape.slice(0, -2));
+    const shape: Dim[] = [...batch, a.shape[a.rank - 2]!, b.shape[b.rank - 1]!];
+    return [{ dtype, shape }];
+  },
+  lower(node, ctx) {
+    ctx.emit("MatMul", node.inputs.map((x) => ctx.name(x)), [ctx.name(node.outputs[0]!)]);
+  },
+  vjp(node, grads, needs) {
+    const [a, b] = node.inputs as [Value, Value];
+    const g = grads[0]!;
+    const da = needs[0] ? matmul(g, transposeLast2(b)) : null;
+    let db: Value | null = null;
+    if (needs[1]) {
+      if (b.rank === 2 && a.rank > 2) {
+        const K = a.shape[a.rank - 1]!;
+        const N = b.shape[1]!;
+        db = matmul(transpose(reshape(a, [-1, K]), [1, 0]), reshape(g, [-1, N]));
+      } else {
+        db = matmul(transposeLast2(a), g);
+      }
+    }
+    return [da, db];
+  },
+  checks: [
+    { name: "2d", inputs: [{ shape: [3, 4] }, { shape: [4, 2] }] },
+    { name: "batched", inputs: [{ shape: [2, 3, 4] }, { shape: [2, 4, 5] }] },
+    { name: "weight", inputs: [{ shape: [2, 3, 4] }, { shape: [4, 5] }] },
+    { name: "broadcast", inputs: [{ shape: [2, 1, 3, 4] }, { shape: [3, 4, 2] }] },
+  ],
+};
+
+/** a @ b with broadcasting batch dims (see {@link matmulOp}). */
+export const matmul = (a: Value, b: Value): Value => a.graph.apply(matmulOp, [a, b])[0]!;

@@ -1,0 +1,48 @@
+/**
+ * The list of every primitive op. Tests enumerate it: each op with a VJP must carry gradient checks.
+ */
+import type { OpDef } from "./op-def.js";
+import { addOp, divOp, maxOp, minOp, mulOp, powOp, subOp } from "./binary.js";
+import { andOp, castOp, equalOp, greaterOp, greaterOrEqualOp, lessOp, lessOrEqualOp, notOp, orOp } from "./compare.js";
+import { absOp, detachOp, expOp, logOp, negOp, reciprocalOp, sigmoidOp, signOp, softplusOp, sqrtOp, tanhOp } from "./unary.js";
+import { reduceMaxOp, reduceMeanOp, reduceSumOp } from "./reduce.js";
+import { matmulOp } from "./matmul.js";
+import {
+  concatOp,
+  expandAsOp,
+  expandOp,
+  fullLikeOp,
+  padOp,
+  reshapeAsOp,
+  sizeOfOp,
+  reshapeOp,
+  sliceOp,
+  splitOp,
+  squeezeOp,
+  transposeOp,
+  unsqueezeOp,
+} from "./shape-ops.js";
+import { gatherElementsOp, gatherNDOp, gatherOp, scatterElementsAddOp, scatterNDAddOp } from "./index-ops.js";
+import { clipOp, whereOp } from "./select.js";
+import { logSoftmaxOp, softmaxOp } from "./softmax.js";
+
+export const OPS: readonly OpDef[] = [
+  addOp, subOp, mulOp, divOp, powOp, maxOp, minOp,
+  equalOp, lessOp, lessOrEqualOp, greaterOp, greaterOrEqualOp, andOp, orOp, notOp, castOp,
+  negOp, expOp, logOp, sqrtOp, reciprocalOp, sigmoidOp, tanhOp, absOp, softplusOp, signOp, detachOp,
+  reduceSumOp, reduceMeanOp, reduceMaxOp,
+  matmulOp,
+  reshapeOp, reshapeAsOp, transposeOp, expandOp, expandAsOp, squeezeOp, unsqueezeOp, concatOp, splitOp, sliceOp, padOp, fullLikeOp, sizeOfOp,
+  gatherOp, gatherElementsOp, gatherNDOp, scatterElementsAddOp, scatterNDAddOp,
+  whereOp, clipOp,
+  softmaxOp, logSoftmaxOp,
+];
+
+const BY_NAME = new Map(OPS.map((op) => [op.name, op]));
+
+/** Looks an op up by name; throws on unknown names. */
+export function getOp(name: string): OpDef {
+  const op = BY_NAME.get(name);
+  if (!op) throw new Error(`unknown op '${name}'`);
+  return op;
+}

@@ -1,0 +1,147 @@
+/**
+ * The one module that imports onnxruntime-node: sessions, execution providers, threads, feeds.
+ *
+ * Feeds are wrapped zero-copy (a Float32Array view, subarray included, is handed to onnxruntime as is).
+ * Outputs are fresh copies made by onnxruntime; keep large state out of graph outputs.
+ */
+import * as ort from "onnxruntime-node";
+import type { AnyTypedArray, DType } from "../ir/dtype.js";
+import type { Graph, Value } from "../ir/graph.js";
+import { formatShape } from "../ir/shape.js";
+import { exportOnnx } from "../onnx/export.js";
+
+export type ExecutionProvider = "cpu" | "cuda";
+
+export interface RuntimeOptions {
+  /** Execution provider; `cuda` needs onnxruntime-node installed with `ONNXRUNTIME_NODE_INSTALL=cuda12`. Default `cpu`. */
+  executionProvider?: ExecutionProvider;
+  /** Intra-op threads (default: onnxruntime's choice, one per physical core). */
+  intraOpNumThreads?: number;
+  /** Graph optimisation level (default `all`, which fuses RMSNorm, SiLU and transposes into matmuls). */
+  graphOptimizationLevel?: "disabled" | "basic" | "extended" | "all";
+  /** Dump optimised models here for inspection (debugging). */
+  optimizedModelDir?: string;
+}
+
+/** A tensor handed to or returned by a session: typed data in row-major order with concrete dims. */
+export interface TensorData {
+  data: AnyTypedArray;
+  dims: readonly number[];
+}
+
+const ORT_TYPES: Record<DType, ort.Tensor.Type> = {
+  float32: "float32",
+  float64: "float64",
+  float16: "float16",
+  int64: "int64",
+  int32: "int32",
+  bool: "bool",
+};
+
+function toOrt(dtype: DType, t: TensorData): ort.Tensor {
+  return new ort.Tensor(ORT_TYPES[dtype], t.data as never, t.dims as number[]);
+}
+
+/** A compiled graph: one onnxruntime session and the names it reads and writes. */
+export class Executable {
+  constructor(
+    private readonly session: ort.InferenceSession,
+    readonly inputs: readonly Value[],
+    readonly outputNames: readonly string[],
+    readonly nodeCount: number,
+  ) {}
+
+  get inputNames(): string[] {
+    return this.inputs.map((v) => v.name!);
+  }
+
+  /**
+   * Runs the session. `feeds` must hold every input the graph reads (extra keys are ignored).
+   * @returns one TensorData per output name.
+   * @throws Error naming the missing input, or a shape mismatch against the declared static dims.
+   */
+  async run(feeds: Record<string, TensorData>): Promise<Record<string, TensorData>> {
+    const ortFeeds: Record<string, ort.Tensor> = {};
+    for (const v of this.inputs) {
+      const t = feeds[v.name!];
+      if (!t) throw new Error(`run: missing input '${v.name}' (${v.dtype}${formatShape(v.shape)})`);
+      if (t.dims.length !== v.rank || v.shape.some((d, i) => typeof d === "number" && d !== t.dims[i])) {
+        throw new Error(`run: input '${v.name}' has dims ${formatShape(t.dims)}, graph expects ${formatShape(v.shape)}`);
+      }
+      ortFeeds[v.name!] = toOrt(v.dtype, t);
+    }
+    const out = await this.session.run(ortFeeds);
+    const result: Record<string, TensorData> = {};
+    for (const name of this.outputNames) {
+      const t = out[name]!;
+      result[name] = { data: t.data as AnyTypedArray, dims: t.dims };
+    }
+    return result;
+  }
+
+  async release(): Promise<void> {
+    await this.session.release();
+  }
+}
+
+/**
+ * Creates sessions for graphs, cached per (graph, output names): building the same graph's
+ * executable twice returns the cached one.
+ */
+export class Runtime {
+  private readonly cache = new WeakMap<Graph, Map<string, Promise<Executable>>>();
+  constructor(readonly options: RuntimeOptions = {}) {}
+
+  /** Compiles the subgraph computing `outputs` (name -> value). */
+  compile(graph: Graph, outputs: Record<string, Value>): Promise<Executable> {
+    let perGraph = this.cache.get(graph);
+    if (!perGraph) {
+      perGraph = new Map();
+      this.cache.set(graph, perGraph);
+    }
+    const key = Object.entries(outputs)
+      .map(([k, v]) => `${k}=${v.id}`)
+      .join(",");
+    let exe = perGraph.get(key);
+    if (!exe) {
+      exe = this.create(graph, outputs);
+      perGraph.set(key, exe);
+    }
+    return exe;
+  }
+
+  private async create(graph: Graph, outputs: Record<string, Value>): Promise<Executable> {
+    const model = exportOnnx(graph, outputs);
+    const session = await createSession(model.bytes, this.options);
+    return new Executable(session, model.inputs, model.outputNames, model.nodeCount);
+  }
+}
+
+const CUDA_HINT =
+  "the CUDA execution provider is not installed: reinstall onnxruntime-node with its CUDA binaries " +
+  "(ONNXRUNTIME_NODE_INSTALL=cuda12 npm rebuild onnxruntime-node, CUDA 12 + cuDNN 9 on the library path), or use executionProvider 'cpu'";
+
+/** Creates an onnxruntime session from model bytes with ortrl's defaults. */
+export async function createSession(bytes: Uint8Array, options: RuntimeOptions = {}): Promise<ort.InferenceSession> {
+  const ep = options.executionProvider ?? "cpu";
+  const so: ort.InferenceSession.SessionOptions = {
+    executionProviders: [ep],
+    graphOptimizationLevel: options.graphOptimizationLevel ?? "all",
+    enableCpuMemArena: true,
+    enableMemPattern: true,
+  };
+  if (options.intraOpNumThreads) so.intraOpNumThreads = options.intraOpNumThreads;
+  if (options.optimizedModelDir) so.optimizedModelFilePath = `${options.optimizedModelDir}/optimized-${Date.now()}.onnx`;
+  try {
+    return await ort.InferenceSession.create(bytes, so);
+  } catch (e) {
+    const msg = (e as Error).message;
+    if (ep === "cuda" && /cuda|provider/i.test(msg)) throw new Error(`${CUDA_HINT} (onnxruntime said: ${msg})`);
+    throw e;
+  }
+}
+
+/** Execution providers the installed onnxruntime-node binding reports. */
+export function availableProviders(): string[] {
+  return ort.listSupportedBackends().map((b) => b.name);
+}
