@@ -20,3 +20,6 @@ export * from "./optim/optimizer.js";
 export * from "./optim/adamw.js";
 export * from "./optim/sgd.js";
 export * from "./util/rng.js";
+export * from "./tokenizer/tokenizer.js";
+export * from "./io/safetensors.js";
+export * from "./io/hf-model-dir.js";

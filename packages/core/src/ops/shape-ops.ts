@@ -328,7 +328,11 @@ function sliceDim(d: Dim, start: number, end: number, step: number): Dim {
     return Math.max(0, Math.ceil((e - s) / step));
   }
   check(step === 1, `symbolic dim '${d}' sliced with step ${step}`);
-  check(start >= 0, `symbolic dim '${d}' sliced from negative start ${start}`);
+  if (start < 0) {
+    const open = end >= 2 ** 31;
+    check(open || end < 0, `symbolic dim '${d}' sliced from negative start ${start} to non-negative end ${end}`);
+    return open ? -start : Math.max(0, end - start);
+  }
   if (end >= 0 && end < 2 ** 31) return end - start;
   const cut = start + (end < 0 ? -end : 0);
   return cut === 0 ? d : `${d}-${cut}`;
@@ -370,7 +374,7 @@ export const sliceOp: OpDef = {
         pads[n] = s;
         pads[n + x.rank] = d - Math.max(e, s);
       } else {
-        check(end < 0 || end >= 2 ** 31, `Slice gradient on symbolic dim '${d}' needs a negative or open end`);
+        check(start >= 0 && (end < 0 || end >= 2 ** 31), `Slice gradient on symbolic dim '${d}' needs start >= 0 and a negative or open end`);
         pads[n] = start;
         pads[n + x.rank] = end < 0 ? -end : 0;
       }

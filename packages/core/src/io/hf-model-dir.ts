@@ -1,0 +1,468 @@
+/**
+ * Hugging Face model directories: config.json (Llama-family configs), generation_config.json, and weights in
+ * model.safetensors or shards listed by model.safetensors.index.json.
+ */
+import * as fs from "node:fs";
+import * as path from "node:path";
+import type { Llama3RopeScaling } from "../nn/rotary.js";
+import { SafetensorsFile, type SafetensorsTensorInfo, type TensorSource } from "./safetensors.js";
+
+/** Architectures readLlamaConfig accepts (all the Llama decoder: RMSNorm, rotary, GQA, SwiGLU). */
+export const LLAMA_ARCHITECTURES = ["LlamaForCausalLM", "MistralForCausalLM", "Qwen2ForCausalLM"] as const;
+export type LlamaArchitecture = (typeof LLAMA_ARCHITECTURES)[number];
+
+/** A Llama-family config.json, camelCased, defaults filled in as transformers fills them. */
+export interface LlamaConfig {
+  /** The supported entry of `architectures` this config was read as. */
+  architecture: LlamaArchitecture;
+  architectures: string[];
+  modelType: string;
+  hiddenSize: number;
+  intermediateSize: number;
+  numHiddenLayers: number;
+  numAttentionHeads: number;
+  /** Key/value heads (grouped-query attention); divides numAttentionHeads. */
+  numKeyValueHeads: number;
+  /** Per-head dimension: `head_dim`, default hiddenSize / numAttentionHeads. */
+  headDim: number;
+  vocabSize: number;
+  rmsNormEps: number;
+  ropeTheta: number;
+  /** Llama 3.1 rotary scaling (`rope_scaling` with rope_type "llama3"); null for plain RoPE. */
+  ropeScaling: Llama3RopeScaling | null;
+  maxPositionEmbeddings: number;
+  /** lm_head shares model.embed_tokens.weight (no lm_head.weight tensor). */
+  tieWordEmbeddings: boolean;
+  /** Some attention projection has a bias (= qkvBias || oBias); use qkvBias / oBias to build the model. */
+  attentionBias: boolean;
+  /** q_proj, k_proj and v_proj have biases (Llama `attention_bias`; always true for Qwen2). */
+  qkvBias: boolean;
+  /** o_proj has a bias (Llama `attention_bias`; false for Mistral and Qwen2). */
+  oBias: boolean;
+  /** gate/up/down projections have biases (Llama `mlp_bias`). */
+  mlpBias: boolean;
+  hiddenAct: "silu";
+  bosTokenId: number | null;
+  eosTokenId: number | number[] | null;
+  padTokenId: number | null;
+  /** `torch_dtype` (or `dtype`), e.g. "bfloat16"; null when absent. */
+  torchDtype: string | null;
+  /** config.json keys not read into the fields above (e.g. sliding_window, initializer_range), kept for writing back. */
+  extra: Record<string, unknown>;
+}
+
+/** generation_config.json fields ortrl reads; absent or null keys are left out. */
+export interface GenerationConfig {
+  bosTokenId?: number;
+  eosTokenId?: number | number[];
+  padTokenId?: number;
+  maxLength?: number;
+  maxNewTokens?: number;
+  temperature?: number;
+  topP?: number;
+  topK?: number;
+  doSample?: boolean;
+  repetitionPenalty?: number;
+}
+
+interface ArchDefaults {
+  modelType: string;
+  maxPositionEmbeddings: number;
+  bosTokenId: number | null;
+  eosTokenId: number | null;
+}
+
+/** transformers' defaults for keys a config may omit. */
+const ARCH_DEFAULTS: Record<LlamaArchitecture, ArchDefaults> = {
+  LlamaForCausalLM: { modelType: "llama", maxPositionEmbeddings: 2048, bosTokenId: 1, eosTokenId: 2 },
+  MistralForCausalLM: { modelType: "mistral", maxPositionEmbeddings: 4096 * 32, bosTokenId: 1, eosTokenId: 2 },
+  Qwen2ForCausalLM: { modelType: "qwen2", maxPositionEmbeddings: 32768, bosTokenId: null, eosTokenId: null },
+};
+
+const MODEL_TYPE_ARCH: Record<string, LlamaArchitecture> = { llama: "LlamaForCausalLM", mistral: "MistralForCausalLM", qwen2: "Qwen2ForCausalLM" };
+
+function readJson(file: string): unknown {
+  let text: string;
+  try {
+    text = fs.readFileSync(file, "utf8");
+  } catch (e) {
+    throw new Error(`${file}: cannot read (${(e as Error).message})`);
+  }
+  try {
+    return JSON.parse(text);
+  } catch (e) {
+    throw new Error(`${file}: not valid JSON (${(e as Error).message})`);
+  }
+}
+
+function isObject(v: unknown): v is Record<string, unknown> {
+  return typeof v === "object" && v !== null && !Array.isArray(v);
+}
+
+/** Typed access to a JSON object's keys, remembering which were read; errors name the source and key. */
+class Fields {
+  private readonly used = new Set<string>();
+  constructor(private readonly obj: Record<string, unknown>, private readonly source: string) {}
+
+  /** The raw value (undefined when absent), marked as read. */
+  raw(key: string): unknown {
+    this.used.add(key);
+    return this.obj[key];
+  }
+
+  fail(key: string, what: string): never {
+    throw new Error(`${this.source}: field '${key}' ${what}, got ${JSON.stringify(this.obj[key])}`);
+  }
+
+  /** A positive integer; `def` when absent or null (required when `def` is undefined). */
+  posInt(key: string, def?: number): number {
+    const v = this.raw(key);
+    if (v === undefined || v === null) return def ?? this.fail(key, "is required (a positive integer)");
+    if (!Number.isSafeInteger(v) || (v as number) <= 0) this.fail(key, "must be a positive integer");
+    return v as number;
+  }
+
+  posNumber(key: string, def: number): number {
+    const v = this.raw(key);
+    if (v === undefined || v === null) return def;
+    if (typeof v !== "number" || !(v > 0) || !Number.isFinite(v)) this.fail(key, "must be a positive number");
+    return v;
+  }
+
+  bool(key: string, def: boolean): boolean {
+    const v = this.raw(key);
+    if (v === undefined || v === null) return def;
+    if (typeof v !== "boolean") this.fail(key, "must be true or false");
+    return v;
+  }
+
+  str(key: string): string | null {
+    const v = this.raw(key);
+    if (v === undefined || v === null) return null;
+    if (typeof v !== "string") this.fail(key, "must be a string");
+    return v;
+  }
+
+  /** A token id (non-negative integer), or null. */
+  tokenId(key: string, def: number | null): number | null {
+    const v = this.raw(key);
+    if (v === undefined) return def;
+    if (v === null) return null;
+    if (!Number.isSafeInteger(v) || (v as number) < 0) this.fail(key, "must be a token id (non-negative integer)");
+    return v as number;
+  }
+
+  /** A token id, a non-empty list of them, or null. */
+  tokenIds(key: string, def: number | null): number | number[] | null {
+    const v = this.raw(key);
+    if (!Array.isArray(v)) return this.tokenId(key, def);
+    if (!v.length || !v.every((x) => Number.isSafeInteger(x) && x >= 0)) this.fail(key, "must be a token id or a list of token ids");
+    return [...(v as number[])];
+  }
+
+  /** The keys not read. */
+  rest(): Record<string, unknown> {
+    return Object.fromEntries(Object.entries(this.obj).filter(([k]) => !this.used.has(k)));
+  }
+}
+
+function resolveArchitecture(f: Fields, source: string): { architecture: LlamaArchitecture; architectures: string[] } {
+  const archs = f.raw("architectures");
+  if (archs !== undefined && archs !== null) {
+    if (!Array.isArray(archs) || !archs.every((a) => typeof a === "string")) f.fail("architectures", "must be a list of strings");
+    const found = (archs as string[]).find((a): a is LlamaArchitecture => (LLAMA_ARCHITECTURES as readonly string[]).includes(a));
+    if (!found)
+      throw new Error(`${source}: unsupported architectures ${JSON.stringify(archs)} (supported: ${LLAMA_ARCHITECTURES.join(", ")})`);
+    return { architecture: found, architectures: [...(archs as string[])] };
+  }
+  const modelType = f.str("model_type");
+  const arch = modelType !== null ? MODEL_TYPE_ARCH[modelType] : undefined;
+  if (!arch)
+    throw new Error(`${source}: no 'architectures' and unsupported model_type ${JSON.stringify(modelType)} (supported: ${Object.keys(MODEL_TYPE_ARCH).join(", ")})`);
+  return { architecture: arch, architectures: [arch] };
+}
+
+function parseRopeScaling(f: Fields, source: string): Llama3RopeScaling | null {
+  const v = f.raw("rope_scaling");
+  if (v === undefined || v === null) return null;
+  if (!isObject(v)) f.fail("rope_scaling", "must be an object or null");
+  const type = v["rope_type"] ?? v["type"];
+  if (type === "default") return null;
+  if (type !== "llama3") throw new Error(`${source}: rope_scaling type ${JSON.stringify(type)} is not supported (only "llama3")`);
+  const sub = new Fields(v, `${source} rope_scaling`);
+  const need = (key: string): number => {
+    const x = sub.raw(key);
+    return typeof x === "number" && x > 0 ? x : sub.fail(key, "is required (a positive number)");
+  };
+  return {
+    ropeType: "llama3",
+    factor: need("factor"),
+    lowFreqFactor: need("low_freq_factor"),
+    highFreqFactor: need("high_freq_factor"),
+    originalMaxPositionEmbeddings: sub.posInt("original_max_position_embeddings"),
+  };
+}
+
+/**
+ * Parses a config.json object. `source` names it in errors.
+ * @throws Error naming the source and the field for an unsupported architecture, rope scaling or activation,
+ *   a missing required field (hidden_size, intermediate_size, num_hidden_layers, num_attention_heads, vocab_size)
+ *   or a value of the wrong type, and when heads do not divide evenly.
+ */
+export function parseLlamaConfig(json: unknown, source = "config.json"): LlamaConfig {
+  if (!isObject(json)) throw new Error(`${source}: not a JSON object`);
+  const f = new Fields(json, source);
+  const { architecture, architectures } = resolveArchitecture(f, source);
+  const d = ARCH_DEFAULTS[architecture];
+  const isLlama = architecture === "LlamaForCausalLM";
+  const isQwen2 = architecture === "Qwen2ForCausalLM";
+
+  const modelType = f.str("model_type") ?? d.modelType;
+  const hiddenSize = f.posInt("hidden_size");
+  const numAttentionHeads = f.posInt("num_attention_heads");
+  const numKeyValueHeads = f.posInt("num_key_value_heads", numAttentionHeads);
+  if (numAttentionHeads % numKeyValueHeads !== 0)
+    f.fail("num_key_value_heads", `must divide num_attention_heads (${numAttentionHeads})`);
+  // Qwen2 has no head_dim key (transformers ignores one): the key stays in `extra`.
+  const hd = isQwen2 ? undefined : f.raw("head_dim");
+  let headDim: number;
+  if (hd === undefined || hd === null) {
+    if (hiddenSize % numAttentionHeads !== 0)
+      f.fail("hidden_size", `must be divisible by num_attention_heads (${numAttentionHeads}) when head_dim is absent`);
+    headDim = hiddenSize / numAttentionHeads;
+  } else headDim = f.posInt("head_dim");
+  const hiddenAct = f.str("hidden_act") ?? "silu";
+  if (hiddenAct !== "silu") f.fail("hidden_act", 'is not supported (only "silu")');
+  // Mistral and Qwen2 have fixed biases; their attention_bias / mlp_bias keys (if any) stay in `extra`.
+  const attnBias = isLlama ? f.bool("attention_bias", false) : false;
+  const qkvBias = isQwen2 || attnBias;
+  const oBias = attnBias;
+  const torchDtype = f.str("torch_dtype") ?? f.str("dtype");
+
+  return {
+    architecture,
+    architectures,
+    modelType,
+    hiddenSize,
+    intermediateSize: f.posInt("intermediate_size"),
+    numHiddenLayers: f.posInt("num_hidden_layers"),
+    numAttentionHeads,
+    numKeyValueHeads,
+    headDim,
+    vocabSize: f.posInt("vocab_size"),
+    rmsNormEps: f.posNumber("rms_norm_eps", 1e-6),
+    ropeTheta: f.posNumber("rope_theta", 10000),
+    ropeScaling: parseRopeScaling(f, source),
+    maxPositionEmbeddings: f.posInt("max_position_embeddings", d.maxPositionEmbeddings),
+    tieWordEmbeddings: f.bool("tie_word_embeddings", false),
+    attentionBias: qkvBias || oBias,
+    qkvBias,
+    oBias,
+    mlpBias: isLlama ? f.bool("mlp_bias", false) : false,
+    hiddenAct: "silu",
+    bosTokenId: f.tokenId("bos_token_id", d.bosTokenId),
+    eosTokenId: f.tokenIds("eos_token_id", d.eosTokenId),
+    padTokenId: f.tokenId("pad_token_id", null),
+    torchDtype,
+    extra: f.rest(),
+  };
+}
+
+/** Reads `dir/config.json` (see {@link parseLlamaConfig}). @throws Error naming the file when it is missing or invalid. */
+export function readLlamaConfig(dir: string): LlamaConfig {
+  const file = path.join(dir, "config.json");
+  if (!fs.existsSync(file)) throw new Error(`${dir}: no config.json in the model directory`);
+  return parseLlamaConfig(readJson(file), file);
+}
+
+/**
+ * The config.json object transformers would write for `cfg` (snake_case keys, sorted; `extra` keys kept).
+ * Write it with `JSON.stringify(obj, null, 2)`.
+ * @throws Error when the bias flags do not fit the architecture (Llama: qkvBias === oBias; Mistral: no biases;
+ *   Qwen2: q/k/v biases only), attentionBias !== (qkvBias || oBias), or headDim differs from
+ *   hiddenSize / numAttentionHeads for Qwen2.
+ */
+export function llamaConfigToJson(cfg: LlamaConfig): Record<string, unknown> {
+  const arch = cfg.architecture;
+  const bad = (what: string) => new Error(`llamaConfigToJson (${arch}): ${what}`);
+  if (cfg.attentionBias !== (cfg.qkvBias || cfg.oBias)) throw bad("attentionBias must equal qkvBias || oBias");
+  if (arch === "LlamaForCausalLM" && cfg.qkvBias !== cfg.oBias) throw bad("attention_bias covers q/k/v/o alike: qkvBias and oBias must match");
+  if (arch === "MistralForCausalLM" && (cfg.qkvBias || cfg.oBias || cfg.mlpBias)) throw bad("Mistral has no biases");
+  if (arch === "Qwen2ForCausalLM" && (!cfg.qkvBias || cfg.oBias || cfg.mlpBias)) throw bad("Qwen2 has q/k/v biases only");
+  if (arch === "Qwen2ForCausalLM" && cfg.headDim * cfg.numAttentionHeads !== cfg.hiddenSize)
+    throw bad("Qwen2 needs headDim = hiddenSize / numAttentionHeads");
+  const rs = cfg.ropeScaling;
+  const out: Record<string, unknown> = {
+    ...cfg.extra,
+    architectures: cfg.architectures.includes(arch) ? [...cfg.architectures] : [arch],
+    model_type: cfg.modelType,
+    hidden_size: cfg.hiddenSize,
+    intermediate_size: cfg.intermediateSize,
+    num_hidden_layers: cfg.numHiddenLayers,
+    num_attention_heads: cfg.numAttentionHeads,
+    num_key_value_heads: cfg.numKeyValueHeads,
+    vocab_size: cfg.vocabSize,
+    rms_norm_eps: cfg.rmsNormEps,
+    rope_theta: cfg.ropeTheta,
+    rope_scaling: rs && {
+      rope_type: "llama3",
+      factor: rs.factor,
+      low_freq_factor: rs.lowFreqFactor,
+      high_freq_factor: rs.highFreqFactor,
+      original_max_position_embeddings: rs.originalMaxPositionEmbeddings,
+    },
+    max_position_embeddings: cfg.maxPositionEmbeddings,
+    tie_word_embeddings: cfg.tieWordEmbeddings,
+    hidden_act: cfg.hiddenAct,
+    bos_token_id: cfg.bosTokenId,
+    eos_token_id: cfg.eosTokenId,
+  };
+  if (arch !== "Qwen2ForCausalLM") out["head_dim"] = cfg.headDim;
+  if (arch === "LlamaForCausalLM") {
+    out["attention_bias"] = cfg.oBias;
+    out["mlp_bias"] = cfg.mlpBias;
+  }
+  if (cfg.padTokenId !== null) out["pad_token_id"] = cfg.padTokenId;
+  if (cfg.torchDtype !== null) out["torch_dtype"] = cfg.torchDtype;
+  return Object.fromEntries(Object.entries(out).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
+}
+
+/**
+ * Reads `dir/generation_config.json`; a missing file gives {}.
+ * @throws Error naming the file and field for invalid JSON or a value of the wrong type.
+ */
+export function readGenerationConfig(dir: string): GenerationConfig {
+  const file = path.join(dir, "generation_config.json");
+  if (!fs.existsSync(file)) return {};
+  const json = readJson(file);
+  if (!isObject(json)) throw new Error(`${file}: not a JSON object`);
+  const f = new Fields(json, file);
+  const out: GenerationConfig = {};
+  const num = (key: string, check: (x: number) => boolean, what: string): number | undefined => {
+    const v = f.raw(key);
+    if (v === undefined || v === null) return undefined;
+    return typeof v === "number" && check(v) ? v : f.fail(key, what);
+  };
+  const nonNegInt = (x: number) => Number.isSafeInteger(x) && x >= 0;
+  const set = <K extends keyof GenerationConfig>(k: K, v: GenerationConfig[K] | null | undefined) => {
+    if (v !== undefined && v !== null) out[k] = v;
+  };
+  set("bosTokenId", f.tokenId("bos_token_id", null));
+  set("eosTokenId", f.tokenIds("eos_token_id", null));
+  set("padTokenId", f.tokenId("pad_token_id", null));
+  set("maxLength", num("max_length", nonNegInt, "must be a non-negative integer"));
+  set("maxNewTokens", num("max_new_tokens", nonNegInt, "must be a non-negative integer"));
+  set("temperature", num("temperature", (x) => x >= 0, "must be a non-negative number"));
+  set("topP", num("top_p", (x) => x >= 0 && x <= 1, "must be a number in [0, 1]"));
+  set("topK", num("top_k", nonNegInt, "must be a non-negative integer"));
+  set("repetitionPenalty", num("repetition_penalty", (x) => x > 0, "must be a positive number"));
+  const ds = f.raw("do_sample");
+  if (ds !== undefined && ds !== null) set("doSample", f.bool("do_sample", false));
+  return out;
+}
+
+/** Tensors of a model directory: one safetensors file or several shards, seen as one name -> tensor map. */
+export class ModelWeights implements TensorSource {
+  private constructor(
+    readonly dir: string,
+    /** The open safetensors files (one, or one per shard). */
+    readonly files: readonly SafetensorsFile[],
+    private readonly byName: ReadonlyMap<string, SafetensorsFile>,
+  ) {}
+
+  /**
+   * Opens `dir/model.safetensors`, or else the shards named by `dir/model.safetensors.index.json` (`weight_map`:
+   * tensor name -> shard file name). With an index, the tensors are exactly those of weight_map.
+   * @throws Error naming the directory and the files looked for when neither exists; naming the index, tensor
+   *   and shard when a shard is missing or lacks a tensor; and any safetensors validation error.
+   */
+  static open(dir: string): ModelWeights {
+    if (!fs.existsSync(dir) || !fs.statSync(dir).isDirectory()) throw new Error(`model directory ${dir} does not exist`);
+    const single = path.join(dir, "model.safetensors");
+    if (fs.existsSync(single)) {
+      const file = SafetensorsFile.open(single);
+      return new ModelWeights(dir, [file], new Map(file.tensorNames.map((n) => [n, file])));
+    }
+    const indexPath = path.join(dir, "model.safetensors.index.json");
+    if (!fs.existsSync(indexPath)) {
+      const bin = ["pytorch_model.bin", "pytorch_model.bin.index.json"].filter((n) => fs.existsSync(path.join(dir, n)));
+      const hint = bin.length ? ` (found ${bin.join(", ")}: PyTorch pickles are not read; convert them to safetensors)` : "";
+      throw new Error(`${dir}: no model weights: looked for model.safetensors and model.safetensors.index.json${hint}`);
+    }
+    return ModelWeights.openSharded(dir, indexPath);
+  }
+
+  private static openSharded(dir: string, indexPath: string): ModelWeights {
+    const index = readJson(indexPath);
+    const wm = isObject(index) ? index["weight_map"] : undefined;
+    if (!isObject(wm)) throw new Error(`${indexPath}: no 'weight_map' object`);
+    const byShard = new Map<string, string[]>();
+    for (const [name, shard] of Object.entries(wm)) {
+      if (typeof shard !== "string" || !shard || path.isAbsolute(shard) || shard.split(/[\\/]/).includes(".."))
+        throw new Error(`${indexPath}: weight_map entry '${name}' has bad shard file name ${JSON.stringify(shard)}`);
+      byShard.set(shard, [...(byShard.get(shard) ?? []), name]);
+    }
+    const files: SafetensorsFile[] = [];
+    const byName = new Map<string, SafetensorsFile>();
+    try {
+      for (const [shard, names] of byShard) {
+        const p = path.join(dir, shard);
+        if (!fs.existsSync(p)) {
+          const others = names.length > 1 ? ` (and ${names.length - 1} other tensors)` : "";
+          throw new Error(`${indexPath}: weight_map maps '${names[0]}'${others} to shard '${shard}', which does not exist in ${dir}`);
+        }
+        const file = SafetensorsFile.open(p);
+        files.push(file);
+        for (const n of names) {
+          if (!file.has(n)) throw new Error(`${indexPath}: weight_map maps '${n}' to shard '${shard}', which has no such tensor`);
+          byName.set(n, file);
+        }
+      }
+    } catch (e) {
+      for (const f of files) f.close();
+      throw e;
+    }
+    return new ModelWeights(dir, files, new Map(Object.keys(wm).map((n) => [n, byName.get(n)!])));
+  }
+
+  /** Tensor names (file order for one file, weight_map order for shards). */
+  get tensorNames(): string[] {
+    return [...this.byName.keys()];
+  }
+
+  has(name: string): boolean {
+    return this.byName.has(name);
+  }
+
+  /** The file holding `name`. @throws Error naming the directory for an unknown tensor. */
+  fileOf(name: string): SafetensorsFile {
+    const f = this.byName.get(name);
+    if (!f) throw new Error(`model weights in ${this.dir}: no tensor '${name}'`);
+    return f;
+  }
+
+  info(name: string): SafetensorsTensorInfo {
+    return this.fileOf(name).info(name);
+  }
+
+  readRaw(name: string): Uint8Array {
+    return this.fileOf(name).readRaw(name);
+  }
+
+  readFloat32(name: string): Float32Array {
+    return this.fileOf(name).readFloat32(name);
+  }
+
+  readFloat32Into(name: string, out: Float32Array): void {
+    this.fileOf(name).readFloat32Into(name, out);
+  }
+
+  close(): void {
+    for (const f of this.files) f.close();
+  }
+}
+
+/** Opens a model directory's weights (see {@link ModelWeights.open}). Call `close()` when done. */
+export function openModelWeights(dir: string): ModelWeights {
+  return ModelWeights.open(dir);
+}

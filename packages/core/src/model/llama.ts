@@ -1,0 +1,155 @@
+/**
+ * The Llama decoder (HF LlamaForCausalLM) as a graph over the IR: embeddings, RMSNorm, rotary
+ * embeddings, grouped-query attention with causal/padding/packing masks, SwiGLU MLP, final norm,
+ * LM head. Weights are graph inputs named as in Hugging Face checkpoints (fed zero-copy from a
+ * ParamStore). Optional LoRA adapters add inputs named `<module>.lora_A.weight` / `.lora_B.weight`.
+ *
+ * Shapes: B (batch) and T (sequence) may be symbolic; the key length of a cached forward is P + T.
+ */
+import { Graph, type Value } from "../ir/graph.js";
+import type { Dim } from "../ir/shape.js";
+import { add } from "../ops/binary.js";
+import { gather } from "../ops/index-ops.js";
+import { matmul } from "../ops/matmul.js";
+import { concat, slice, transpose } from "../ops/shape-ops.js";
+import { applyRotary, rotaryTables } from "../nn/rotary.js";
+import { attentionMask, groupedAttention, mergeHeads, splitHeads } from "../nn/attention.js";
+import { type LoraWeights, linear } from "../nn/linear.js";
+import { rmsNorm } from "../nn/rms-norm.js";
+import { swiglu } from "../nn/mlp.js";
+import { type LlamaArch, layerLinears, llamaParamSpecs, validateArch } from "./llama-arch.js";
+
+/** LoRA placement for a graph: which modules get adapters and their rank/scaling. */
+export interface LoraPlacement {
+  r: number;
+  /** lora_alpha / r, or lora_alpha / sqrt(r) with rsLoRA. */
+  scaling: number;
+  /** Full module names, e.g. "model.layers.0.self_attn.q_proj". */
+  modules: ReadonlySet<string>;
+  /** Feed an inverted-dropout mask input `<module>.lora_dropout_mask` per module. */
+  dropout?: boolean;
+}
+
+/** Past keys/values of a cached forward: per layer [B, KV, P, D], with their positions/segments [B, P]. */
+export interface PastKeyValues {
+  keys: Value[];
+  values: Value[];
+  positions: Value;
+  segments: Value;
+}
+
+export interface DecoderOutput {
+  /** Final-norm hidden states [B, T, hidden]. */
+  hidden: Value;
+  /** This call's rotated keys / values per layer, [B, KV, T, D]. */
+  presentKeys: Value[];
+  presentValues: Value[];
+}
+
+export class LlamaGraph {
+  /** Base weights by HF name (graph inputs). */
+  readonly weights = new Map<string, Value>();
+  /** LoRA weights by name `<module>.lora_A.weight` / `.lora_B.weight` (graph inputs). */
+  readonly loraWeights = new Map<string, Value>();
+  readonly dropoutMasks = new Map<string, Value>();
+
+  constructor(
+    readonly graph: Graph,
+    readonly arch: LlamaArch,
+    readonly lora?: LoraPlacement,
+  ) {
+    validateArch(arch);
+    for (const s of llamaParamSpecs(arch)) this.weights.set(s.name, graph.input(s.name, "float32", s.shape));
+    if (lora) {
+      for (let i = 0; i < arch.numHiddenLayers; i++) {
+        for (const l of layerLinears(arch)) {
+          const m = `model.layers.${i}.${l.name}`;
+          if (!lora.modules.has(m)) continue;
+          this.loraWeights.set(`${m}.lora_A.weight`, graph.input(`${m}.lora_A.weight`, "float32", [lora.r, l.in]));
+          this.loraWeights.set(`${m}.lora_B.weight`, graph.input(`${m}.lora_B.weight`, "float32", [l.out, lora.r]));
+        }
+      }
+    }
+  }
+
+  private w(name: string): Value {
+    const v = this.weights.get(name);
+    if (!v) throw new Error(`LlamaGraph: no weight '${name}'`);
+    return v;
+  }
+
+  private proj(x: Value, module: string, batchDims: readonly Dim[]): Value {
+    const bias = this.weights.get(`${module}.bias`);
+    let lora: LoraWeights | undefined;
+    const a = this.loraWeights.get(`${module}.lora_A.weight`);
+    if (a && this.lora) {
+      let dropoutMask: Value | undefined;
+      if (this.lora.dropout) {
+        const name = `${module}.lora_dropout_mask`;
+        dropoutMask = this.dropoutMasks.get(name);
+        if (!dropoutMask) {
+          dropoutMask = this.graph.input(name, "float32", [...batchDims, x.shape[x.rank - 1]!]);
+          this.dropoutMasks.set(name, dropoutMask);
+        }
+      }
+      lora = { a, b: this.loraWeights.get(`${module}.lora_B.weight`)!, scaling: this.lora.scaling, dropoutMask };
+    }
+    return linear(x, this.w(`${module}.weight`), bias, lora);
+  }
+
+  /**
+   * Runs the decoder stack.
+   * @param inputIds [B, T] int64 token ids.
+   * @param positions [B, T] int64 position ids (< max_position_embeddings).
+   * @param segments [B, T] int64: 0 = padding, equal non-zero ids attend to each other (attention_mask).
+   * @param past cached keys/values of earlier positions (generation).
+   */
+  decoder(inputIds: Value, positions: Value, segments: Value, past?: PastKeyValues): DecoderOutput {
+    const a = this.arch;
+    const [B, T] = inputIds.shape;
+    const { cos, sin } = rotaryTables(positions, a.headDim, a.ropeTheta, a.maxPositionEmbeddings, a.ropeScaling);
+    const kPos = past ? concat([past.positions, positions], 1) : positions;
+    const kSeg = past ? concat([past.segments, segments], 1) : segments;
+    const mask = attentionMask(positions, segments, kPos, kSeg);
+    let x = gather(this.w("model.embed_tokens.weight"), inputIds);
+    const presentKeys: Value[] = [];
+    const presentValues: Value[] = [];
+    for (let i = 0; i < a.numHiddenLayers; i++) {
+      const p = `model.layers.${i}.`;
+      const h = rmsNorm(x, this.w(`${p}input_layernorm.weight`), a.rmsNormEps);
+      const q = applyRotary(splitHeads(this.proj(h, `${p}self_attn.q_proj`, [B!, T!]), a.numAttentionHeads, a.headDim), cos, sin);
+      const k = applyRotary(splitHeads(this.proj(h, `${p}self_attn.k_proj`, [B!, T!]), a.numKeyValueHeads, a.headDim), cos, sin);
+      const v = splitHeads(this.proj(h, `${p}self_attn.v_proj`, [B!, T!]), a.numKeyValueHeads, a.headDim);
+      presentKeys.push(k);
+      presentValues.push(v);
+      const kAll = past ? concat([past.keys[i]!, k], 2) : k;
+      const vAll = past ? concat([past.values[i]!, v], 2) : v;
+      const attn = mergeHeads(groupedAttention(q, kAll, vAll, mask));
+      x = add(x, this.proj(attn, `${p}self_attn.o_proj`, [B!, T!]));
+      const h2 = rmsNorm(x, this.w(`${p}post_attention_layernorm.weight`), a.rmsNormEps);
+      const mlp = swiglu(this.proj(h2, `${p}mlp.gate_proj`, [B!, T!]), this.proj(h2, `${p}mlp.up_proj`, [B!, T!]));
+      x = add(x, this.proj(mlp, `${p}mlp.down_proj`, [B!, T!]));
+    }
+    return { hidden: rmsNorm(x, this.w("model.norm.weight"), a.rmsNormEps), presentKeys, presentValues };
+  }
+
+  /** LM head: hidden [B, T, hidden] -> logits [B, T, vocab] (tied to embed_tokens when configured). */
+  logits(hidden: Value): Value {
+    const w = this.arch.tieWordEmbeddings ? this.w("model.embed_tokens.weight") : this.w("lm_head.weight");
+    return matmul(hidden, transpose(w, [1, 0]));
+  }
+
+  /** hidden[:, :-1]: the positions whose next token is scored by the causal-LM loss. */
+  static shiftHidden(hidden: Value): Value {
+    return slice(hidden, [1], [0], [-1]);
+  }
+
+  /** Graph inputs of all trainable-or-frozen weights, base then LoRA. */
+  allWeightInputs(): Value[] {
+    return [...this.weights.values(), ...this.loraWeights.values()];
+  }
+
+  static create(arch: LlamaArch, lora?: LoraPlacement): LlamaGraph {
+    return new LlamaGraph(new Graph(), arch, lora);
+  }
+}

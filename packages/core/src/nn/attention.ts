@@ -1,0 +1,62 @@
+/**
+ * Grouped-query causal self-attention (Ainslie et al. 2023), HF LlamaAttention semantics:
+ * H query heads share KV = H / rep key/value heads (head h uses kv head floor(h / rep), as
+ * repeat_interleave). Scores are masked by replacement with the float32 minimum (masked_fill), then
+ * softmax. Queries are scaled by 1/sqrt(D) before the product (same math as scaling the scores).
+ *
+ * Grouping is done by reshaping q to [B, KV, rep, T, D] and broadcasting k/v [B, KV, 1, Tk, D]
+ * through MatMul, so k/v are never copied per query head.
+ */
+import type { Value } from "../ir/graph.js";
+import { and, equal, lessOrEqual, not } from "../ops/compare.js";
+import { mul } from "../ops/binary.js";
+import { matmul } from "../ops/matmul.js";
+import { reshape, transpose, transposeLast2, unsqueeze } from "../ops/shape-ops.js";
+import { where } from "../ops/select.js";
+import { softmax } from "../ops/softmax.js";
+
+export const FLOAT32_MIN = -3.4028234663852886e38;
+
+/**
+ * Boolean attention mask [B, 1, 1, Tq, Tk] from positions and segment ids.
+ * Query i sees key j iff pos[j] <= pos[i], seg[j] == seg[i] and seg[j] != 0. With a plain 0/1
+ * attention_mask as segments this is the causal + padding mask; with packed rows (segment ids 1..n)
+ * samples do not attend to each other.
+ * @param qPos [B, Tq] int64, qSeg [B, Tq] int64, kPos [B, Tk] int64, kSeg [B, Tk] int64.
+ */
+export function attentionMask(qPos: Value, qSeg: Value, kPos: Value, kSeg: Value): Value {
+  const qp = unsqueeze(qPos, [1, 2, 4]);
+  const qs = unsqueeze(qSeg, [1, 2, 4]);
+  const kp = unsqueeze(kPos, [1, 2, 3]);
+  const ks = unsqueeze(kSeg, [1, 2, 3]);
+  const kValid = not(equal(ks, 0));
+  return and(and(lessOrEqual(kp, qp), equal(ks, qs)), kValid);
+}
+
+/**
+ * softmax(q k^T / sqrt(D) masked) v for grouped heads.
+ * @param q [B, H, Tq, D], k and v [B, KV, Tk, D], mask bool broadcastable to [B, KV, rep, Tq, Tk].
+ * @returns [B, H, Tq, D]
+ */
+export function groupedAttention(q: Value, k: Value, v: Value, mask: Value): Value {
+  const [B, H, Tq, D] = q.shape as [number | string, number, number | string, number];
+  const KV = k.shape[1] as number;
+  const rep = H / KV;
+  const qg = reshape(mul(q, 1 / Math.sqrt(D)), [B, KV, rep, Tq, D]);
+  const scores = matmul(qg, transposeLast2(unsqueeze(k, [2]))); // [B, KV, rep, Tq, Tk]
+  const probs = softmax(where(mask, scores, FLOAT32_MIN), -1);
+  const out = matmul(probs, unsqueeze(v, [2])); // [B, KV, rep, Tq, D]
+  return reshape(out, [B, H, Tq, D]);
+}
+
+/** [B, T, heads*D] -> [B, heads, T, D]. */
+export function splitHeads(x: Value, heads: number, headDim: number): Value {
+  const [B, T] = x.shape;
+  return transpose(reshape(x, [B!, T!, heads, headDim]), [0, 2, 1, 3]);
+}
+
+/** [B, heads, T, D] -> [B, T, heads*D]. */
+export function mergeHeads(x: Value): Value {
+  const [B, H, T, D] = x.shape;
+  return reshape(transpose(x, [0, 2, 1, 3]), [B!, T!, (H as number) * (D as number)]);
+}

@@ -1,0 +1,58 @@
+/**
+ * Token-level losses on logits.
+ *
+ * Causal-LM cross-entropy (HF `ForCausalLMLoss`): logits[:, t] predicts labels[:, t+1]; labels equal
+ * to -100 are ignored; the loss is the sum of token losses divided by the number of counted tokens
+ * (or by a caller-given count, so gradient accumulation can normalise over all micro-batches).
+ */
+import type { Value } from "../ir/graph.js";
+import { div, mul } from "../ops/binary.js";
+import { cast, equal, not } from "../ops/compare.js";
+import { gatherElements } from "../ops/index-ops.js";
+import { reduceSum } from "../ops/reduce.js";
+import { where } from "../ops/select.js";
+import { slice, squeeze, unsqueeze } from "../ops/shape-ops.js";
+import { logSoftmax } from "../ops/softmax.js";
+
+export const IGNORE_INDEX = -100;
+
+/**
+ * log p(ids[t] | logits[t]) for every position.
+ * @param logits [B, T, V] float32; ids [B, T] int64 (entries equal to -100 are read as 0).
+ * @returns [B, T] float32 log-probabilities.
+ */
+export function gatherLogps(logits: Value, ids: Value): Value {
+  const safe = where(equal(ids, IGNORE_INDEX), 0, ids);
+  const logp = logSoftmax(logits, -1);
+  return squeeze(gatherElements(logp, unsqueeze(safe, [2]), -1), [2]);
+}
+
+export interface CausalLmLoss {
+  /** Sum of -log p over counted tokens (scalar float32). */
+  lossSum: Value;
+  /** Number of counted tokens (scalar float32). */
+  count: Value;
+  /** Per-token log-probs of the shifted labels [B, T-1] (0 where ignored). */
+  tokenLogps: Value;
+  /** Mask of counted tokens [B, T-1] float32. */
+  mask: Value;
+}
+
+/**
+ * Shifted cross-entropy pieces. `logits` may already be shifted: pass `shifted: true` when
+ * logits has T-1 positions computed from hidden[:, :-1] (cheaper: the last position is never scored).
+ * @param logits [B, T, V] (or [B, T-1, V] when shifted); labels [B, T] int64 with -100 = ignore.
+ */
+export function causalLmLoss(logits: Value, labels: Value, shifted = false): CausalLmLoss {
+  const l = shifted ? logits : slice(logits, [1], [0], [-1]);
+  const target = slice(labels, [1], [1], [2 ** 62]);
+  const mask = cast(not(equal(target, IGNORE_INDEX)), "float32");
+  const tokenLogps = mul(gatherLogps(l, target), mask);
+  return { lossSum: mul(reduceSum(tokenLogps), -1), count: reduceSum(mask), tokenLogps, mask };
+}
+
+/** Mean cross-entropy over counted tokens (or over `normalizer` tokens when given, a scalar float32). */
+export function causalLmMeanLoss(logits: Value, labels: Value, normalizer?: Value, shifted = false): Value {
+  const { lossSum, count } = causalLmLoss(logits, labels, shifted);
+  return div(lossSum, normalizer ?? count);
+}
