@@ -16,6 +16,8 @@ import { type TokenBatch, batchFeeds } from "./batch.js";
 export interface AttachedAdapter {
   placement: LoraPlacement;
   params: ParamStore;
+  /** Pre-adapter values of base tensors the adapter replaces (modules_to_save), fed when disabled. */
+  originals?: ReadonlyMap<string, Float32Array>;
 }
 
 /** Graph values of a full-sequence forward. */
@@ -72,6 +74,9 @@ export class CausalLM {
     const feeds = this.params.feeds(lg.weights.keys());
     const a = this.activeAdapter;
     if (a && lg.loraWeights.size) Object.assign(feeds, a.params.feeds(lg.loraWeights.keys()));
+    if (!a && this.adapter?.originals) {
+      for (const [name, data] of this.adapter.originals) if (feeds[name]) feeds[name] = { data, dims: this.params.shape(name) };
+    }
     return feeds;
   }
 

@@ -1,0 +1,29 @@
+/** The `ortrl` command line. */
+import { Command } from "commander";
+import { evalCommand } from "./commands/eval.js";
+import { generateCommand } from "./commands/generate.js";
+import { UsageError, reportAndExit } from "./errors.js";
+
+export function buildProgram(): Command {
+  const program = new Command("ortrl")
+    .description("post-training for language models on onnxruntime-node")
+    .exitOverride()
+    .configureOutput({ outputError: () => {} });
+  program.addCommand(generateCommand());
+  program.addCommand(evalCommand());
+  for (const c of program.commands) c.exitOverride().configureOutput({ outputError: () => {} });
+  return program;
+}
+
+export async function main(argv: string[]): Promise<void> {
+  try {
+    await buildProgram().parseAsync(argv);
+  } catch (e) {
+    const err = e as { code?: string; exitCode?: number; message?: string };
+    if (err.code === "commander.helpDisplayed" || err.code === "commander.version" || err.code === "commander.help") process.exit(0);
+    if (typeof err.code === "string" && err.code.startsWith("commander.")) reportAndExit(new UsageError((err.message ?? "").replace(/^error: /, "")));
+    reportAndExit(e);
+  }
+}
+
+await main(process.argv);

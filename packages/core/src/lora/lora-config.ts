@@ -1,0 +1,84 @@
+/**
+ * LoRA configuration with PEFT's fields and defaults (peft.LoraConfig), camelCased:
+ * r 8, loraAlpha 8, loraDropout 0, targetModules (default for Llama: q_proj, v_proj), bias "none".
+ * `r: 0` means full fine-tuning (no adapter), as Unsloth users expect.
+ */
+import type { LlamaArch } from "../model/llama-arch.js";
+import { layerLinears } from "../model/llama-arch.js";
+
+export interface LoraConfig {
+  /** Rank of the update (0 = full fine-tuning). */
+  r: number;
+  /** Scaling numerator: scaling = loraAlpha / r (or / sqrt(r) with useRslora). */
+  loraAlpha: number;
+  /** Dropout probability on the adapter input. */
+  loraDropout: number;
+  /** Module name suffixes (e.g. ["q_proj", "v_proj"]), a regular expression matched against full names, or "all-linear". */
+  targetModules: readonly string[] | string;
+  /** Modules trained fully and saved with the adapter, e.g. ["embed_tokens", "lm_head"]. */
+  modulesToSave: readonly string[];
+  /** Rank-stabilised scaling alpha / sqrt(r) (Kalajdzievski 2023). */
+  useRslora: boolean;
+  /** Only "none" is supported. */
+  bias: "none";
+}
+
+export const LORA_DEFAULTS: LoraConfig = {
+  r: 8,
+  loraAlpha: 8,
+  loraDropout: 0,
+  targetModules: ["q_proj", "v_proj"],
+  modulesToSave: [],
+  useRslora: false,
+  bias: "none",
+};
+
+/**
+ * Fills defaults and validates.
+ * @throws Error naming the field for a negative r, dropout outside [0, 1), an unsupported bias, or
+ *   target modules that match nothing.
+ */
+export function resolveLoraConfig(partial: Partial<LoraConfig>, source = "LoraConfig"): LoraConfig {
+  const c: LoraConfig = { ...LORA_DEFAULTS, ...partial };
+  if (!Number.isInteger(c.r) || c.r < 0) throw new Error(`${source}: r must be a non-negative integer, got ${c.r}`);
+  if (!(c.loraAlpha > 0)) throw new Error(`${source}: lora_alpha must be > 0, got ${c.loraAlpha}`);
+  if (!(c.loraDropout >= 0 && c.loraDropout < 1)) throw new Error(`${source}: lora_dropout must be in [0, 1), got ${c.loraDropout}`);
+  if (c.bias !== "none") throw new Error(`${source}: bias '${c.bias}' is not supported (only "none")`);
+  return c;
+}
+
+/** lora_alpha / r, or lora_alpha / sqrt(r) with rsLoRA. */
+export function loraScaling(c: LoraConfig): number {
+  return c.useRslora ? c.loraAlpha / Math.sqrt(c.r) : c.loraAlpha / c.r;
+}
+
+/**
+ * Full module names of the decoder's linear layers that the config targets (PEFT matching: a list
+ * entry matches a module whose name equals it or ends with "." + entry; a string is a regex that
+ * must match the whole name; "all-linear" is every linear layer except the output head).
+ * @throws Error when nothing matches.
+ */
+export function resolveTargetModules(arch: LlamaArch, c: LoraConfig): Set<string> {
+  const all: string[] = [];
+  for (let i = 0; i < arch.numHiddenLayers; i++) for (const l of layerLinears(arch)) all.push(`model.layers.${i}.${l.name}`);
+  let picked: string[];
+  const t = c.targetModules;
+  if (t === "all-linear") picked = all;
+  else if (typeof t === "string") {
+    const re = new RegExp(`^(?:${t})$`);
+    picked = all.filter((m) => re.test(m));
+  } else picked = all.filter((m) => t.some((k) => m === k || m.endsWith(`.${k}`)));
+  if (picked.length === 0) throw new Error(`LoRA target_modules ${JSON.stringify(t)} match no linear layer of the model`);
+  return new Set(picked);
+}
+
+/** Base tensor names of `modulesToSave` entries (embed_tokens, lm_head, norms...). */
+export function resolveModulesToSave(paramNames: readonly string[], c: LoraConfig): string[] {
+  const out: string[] = [];
+  for (const key of c.modulesToSave) {
+    const hits = paramNames.filter((n) => n === `${key}.weight` || n.endsWith(`.${key}.weight`));
+    if (hits.length === 0) throw new Error(`LoRA modules_to_save entry '${key}' matches no parameter`);
+    out.push(...hits);
+  }
+  return [...new Set(out)];
+}

@@ -1,0 +1,152 @@
+/**
+ * PEFT adapter directories: `adapter_config.json` + `adapter_model.safetensors`, tensors named
+ * `base_model.model.<module>.lora_A.weight` ([r, in]) / `.lora_B.weight` ([out, r]); modules_to_save
+ * tensors as `base_model.model.<name>` (PEFT strips `modules_to_save.<adapter>` on save).
+ */
+import { existsSync, readFileSync } from "node:fs";
+import { join } from "node:path";
+import { writeJsonAtomic } from "../io/atomic.js";
+import { SafetensorsFile, writeSafetensors } from "../io/safetensors.js";
+import type { LlamaArch } from "../model/llama-arch.js";
+import { layerLinears } from "../model/llama-arch.js";
+import type { CausalLM } from "../model/causal-lm.js";
+import { ParamStore } from "../params/param-store.js";
+import type { LoraAdapter } from "./adapter.js";
+import { type LoraConfig, loraScaling, resolveLoraConfig } from "./lora-config.js";
+
+const PREFIX = "base_model.model.";
+
+/** adapter_config.json content for a config (PEFT's keys). */
+export function peftConfigJson(c: LoraConfig, baseModel: string): Record<string, unknown> {
+  return {
+    peft_type: "LORA",
+    task_type: "CAUSAL_LM",
+    base_model_name_or_path: baseModel,
+    r: c.r,
+    lora_alpha: c.loraAlpha,
+    lora_dropout: c.loraDropout,
+    target_modules: typeof c.targetModules === "string" ? c.targetModules : [...c.targetModules].sort(),
+    modules_to_save: c.modulesToSave.length ? [...c.modulesToSave] : null,
+    bias: c.bias,
+    use_rslora: c.useRslora,
+    use_dora: false,
+    fan_in_fan_out: false,
+    init_lora_weights: true,
+    inference_mode: true,
+  };
+}
+
+/**
+ * Reads adapter_config.json into a LoraConfig.
+ * @throws Error naming the file and field (missing file, peft_type other than LORA, DoRA, fan_in_fan_out...).
+ */
+export function readPeftConfig(dir: string): LoraConfig {
+  const path = join(dir, "adapter_config.json");
+  if (!existsSync(path)) throw new Error(`${dir}: no adapter_config.json (not a PEFT adapter directory)`);
+  let j: Record<string, any>;
+  try {
+    j = JSON.parse(readFileSync(path, "utf8"));
+  } catch (e) {
+    throw new Error(`${path}: invalid JSON (${(e as Error).message})`);
+  }
+  if (j.peft_type !== "LORA") throw new Error(`${path}: peft_type '${j.peft_type}' is not supported (expected "LORA")`);
+  if (j.use_dora) throw new Error(`${path}: use_dora adapters are not supported`);
+  if (j.fan_in_fan_out) throw new Error(`${path}: fan_in_fan_out adapters are not supported`);
+  if (typeof j.r !== "number") throw new Error(`${path}: field 'r' must be a number`);
+  if (typeof j.lora_alpha !== "number") throw new Error(`${path}: field 'lora_alpha' must be a number`);
+  return resolveLoraConfig(
+    {
+      r: j.r,
+      loraAlpha: j.lora_alpha,
+      loraDropout: j.lora_dropout ?? 0,
+      targetModules: j.target_modules ?? [],
+      modulesToSave: j.modules_to_save ?? [],
+      useRslora: !!j.use_rslora,
+      bias: j.bias ?? "none",
+    },
+    path,
+  );
+}
+
+
+/**
+ * Loads a PEFT LoRA adapter for a model. The modules it covers are read from the tensors present
+ * (lora_A/lora_B pairs); shapes are checked against the model.
+ * @param baseParams the model's parameters: modules_to_save tensors of the adapter are copied into
+ *   it (their previous values kept in `originals`).
+ * @throws Error naming the file and tensor on a missing file, unpaired or mis-shaped tensors.
+ */
+export function loadPeftAdapter(dir: string, arch: LlamaArch, baseParams: ParamStore): LoraAdapter {
+  const config = readPeftConfig(dir);
+  const file = join(dir, "adapter_model.safetensors");
+  if (!existsSync(file)) throw new Error(`${dir}: no adapter_model.safetensors`);
+  const st = SafetensorsFile.open(file);
+  try {
+    const shapes = new Map<string, [number, number]>();
+    for (let i = 0; i < arch.numHiddenLayers; i++) for (const l of layerLinears(arch)) shapes.set(`model.layers.${i}.${l.name}`, [l.out, l.in]);
+    const modules = new Set<string>();
+    const toSave: string[] = [];
+    for (const raw of st.tensorNames) {
+      const name = raw.replace(".default.", ".");
+      if (!name.startsWith(PREFIX)) throw new Error(`${file}: tensor '${raw}' does not start with '${PREFIX}'`);
+      const inner = name.slice(PREFIX.length);
+      const m = /^(.*)\.lora_([AB])\.weight$/.exec(inner);
+      if (m) {
+        if (!shapes.has(m[1]!)) throw new Error(`${file}: tensor '${raw}' targets unknown module '${m[1]}'`);
+        modules.add(m[1]!);
+      } else if (baseParams.has(inner)) toSave.push(inner);
+      else throw new Error(`${file}: tensor '${raw}' is neither a lora_A/lora_B weight nor a model parameter`);
+    }
+    if (modules.size === 0) throw new Error(`${file}: no lora_A tensors`);
+    const r = config.r;
+    const params = new ParamStore([...modules].flatMap((m) => {
+      const [out, inp] = shapes.get(m)!;
+      return [
+        { name: `${m}.lora_A.weight`, shape: [r, inp] },
+        { name: `${m}.lora_B.weight`, shape: [out, r] },
+      ];
+    }));
+    const find = (inner: string) => [`${PREFIX}${inner}`, `${PREFIX}${inner.replace(/\.weight$/, ".default.weight")}`].find((n) => st.has(n));
+    for (const name of params.names) {
+      const key = find(name);
+      if (!key) throw new Error(`${file}: missing '${PREFIX}${name}' (lora_A and lora_B come in pairs)`);
+      const info = st.info(key);
+      const want = params.shape(name);
+      if (info.shape.length !== 2 || info.shape[0] !== want[0] || info.shape[1] !== want[1]) {
+        throw new Error(`${file}: '${key}' has shape [${info.shape.join(", ")}], expected [${want.join(", ")}] (r=${r})`);
+      }
+      st.readFloat32Into(key, params.get(name));
+    }
+    const originals = new Map<string, Float32Array>();
+    for (const name of toSave) {
+      originals.set(name, Float32Array.from(baseParams.get(name)));
+      st.readFloat32Into(find(name)!, baseParams.get(name));
+    }
+    return {
+      config,
+      placement: { r, scaling: loraScaling(config), modules, dropout: false },
+      params,
+      modulesToSave: toSave,
+      originals,
+    };
+  } finally {
+    st.close();
+  }
+}
+
+/** Writes a PEFT adapter directory (files written atomically). */
+export function savePeftAdapter(dir: string, adapter: LoraAdapter, baseParams: ParamStore, baseModel: string): void {
+  const tensors: Record<string, { dtype: "F32"; shape: number[]; data: Float32Array }> = {};
+  for (const n of adapter.params.names) tensors[`${PREFIX}${n}`] = { dtype: "F32", shape: [...adapter.params.shape(n)], data: adapter.params.get(n) };
+  for (const n of adapter.modulesToSave) tensors[`${PREFIX}${n}`] = { dtype: "F32", shape: [...baseParams.shape(n)], data: baseParams.get(n) };
+  writeSafetensors(join(dir, "adapter_model.safetensors"), tensors, { format: "pt" });
+  writeJsonAtomic(join(dir, "adapter_config.json"), peftConfigJson(adapter.config, baseModel));
+}
+
+/** Loads a PEFT adapter directory and attaches it to `lm` (enabled). */
+export async function attachAdapterFromDir(lm: CausalLM, dir: string): Promise<LoraAdapter> {
+  const adapter = loadPeftAdapter(dir, lm.arch, lm.params);
+  lm.adapter = adapter;
+  lm.adapterEnabled = true;
+  return adapter;
+}
