@@ -2,6 +2,7 @@
 import { Command } from "commander";
 import { evalCommand } from "./commands/eval.js";
 import { generateCommand } from "./commands/generate.js";
+import { trainCptCommand } from "./commands/train-cpt.js";
 import { UsageError, reportAndExit } from "./errors.js";
 
 export function buildProgram(): Command {
@@ -11,7 +12,14 @@ export function buildProgram(): Command {
     .configureOutput({ outputError: () => {} });
   program.addCommand(generateCommand());
   program.addCommand(evalCommand());
-  for (const c of program.commands) c.exitOverride().configureOutput({ outputError: () => {} });
+  const train = new Command("train").description("train a model with a post-training method");
+  train.addCommand(trainCptCommand());
+  program.addCommand(train);
+  const quiet = (c: Command): void => {
+    c.exitOverride().configureOutput({ outputError: () => {} });
+    c.commands.forEach(quiet);
+  };
+  program.commands.forEach(quiet);
   return program;
 }
 

@@ -6,7 +6,7 @@
  *   p <- p - lr / (1 - b1^t) * m / (sqrt(v) / sqrt(1 - b2^t) + eps)
  * Moments are float32 buffers the size of the trained parameters (allocated on first use).
  */
-import type { ParamStore } from "../params/param-store.js";
+import type { ParamSource } from "../params/param-store.js";
 import { type GradMap, type Optimizer, type ParamGroup, validateGroups } from "./optimizer.js";
 
 export interface AdamWOptions {
@@ -34,7 +34,7 @@ export class AdamW implements Optimizer {
     return this.t;
   }
 
-  step(params: ParamStore, grads: GradMap, lrFactor = 1): void {
+  step(params: ParamSource, grads: GradMap, lrFactor = 1): void {
     this.t++;
     const { beta1: b1, beta2: b2, eps } = this;
     const bc1 = 1 - b1 ** this.t;

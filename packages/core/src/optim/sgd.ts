@@ -2,7 +2,7 @@
  * SGD with momentum, torch.optim.SGD semantics (dampening 0, nesterov false):
  *   g <- g + wd p;  b <- mu b + g (b = g on the first step);  p <- p - lr b
  */
-import type { ParamStore } from "../params/param-store.js";
+import type { ParamSource } from "../params/param-store.js";
 import { type GradMap, type Optimizer, type ParamGroup, validateGroups } from "./optimizer.js";
 
 export class SGD implements Optimizer {
@@ -20,7 +20,7 @@ export class SGD implements Optimizer {
     return this.t;
   }
 
-  step(params: ParamStore, grads: GradMap, lrFactor = 1): void {
+  step(params: ParamSource, grads: GradMap, lrFactor = 1): void {
     this.t++;
     const mu = this.momentum;
     for (const group of this.groups) {

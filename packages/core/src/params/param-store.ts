@@ -15,7 +15,54 @@ export interface ParamSpec {
 
 const DEFAULT_CHUNK_BYTES = 1 << 30;
 
-export class ParamStore {
+/** Read/write access to named float32 tensors (a ParamStore, or a view over several). */
+export interface ParamSource {
+  readonly names: string[];
+  has(name: string): boolean;
+  get(name: string): Float32Array;
+  shape(name: string): readonly number[];
+}
+
+/**
+ * A named subset of tensors drawn from several sources (e.g. LoRA weights plus the base tensors of
+ * modules_to_save). Views are live: writes go to the underlying stores.
+ * @throws Error when a name is missing from every source.
+ */
+export class ParamView implements ParamSource {
+  private readonly owner = new Map<string, ParamSource>();
+  constructor(entries: readonly { source: ParamSource; names: readonly string[] }[]) {
+    for (const { source, names } of entries) {
+      for (const n of names) {
+        if (!source.has(n)) throw new Error(`ParamView: '${n}' is not in its source`);
+        this.owner.set(n, source);
+      }
+    }
+  }
+  get names(): string[] {
+    return [...this.owner.keys()];
+  }
+  has(name: string): boolean {
+    return this.owner.has(name);
+  }
+  get(name: string): Float32Array {
+    const s = this.owner.get(name);
+    if (!s) throw new Error(`ParamView: unknown parameter '${name}'`);
+    return s.get(name);
+  }
+  shape(name: string): readonly number[] {
+    const s = this.owner.get(name);
+    if (!s) throw new Error(`ParamView: unknown parameter '${name}'`);
+    return s.shape(name);
+  }
+  /** Total number of values. */
+  get numel(): number {
+    let n = 0;
+    for (const name of this.owner.keys()) n += this.get(name).length;
+    return n;
+  }
+}
+
+export class ParamStore implements ParamSource {
   private readonly views = new Map<string, Float32Array>();
   private readonly shapes = new Map<string, readonly number[]>();
   /** The backing chunks (each tensor lies wholly inside one). */

@@ -1,0 +1,106 @@
+/**
+ * One Llama benchmark in its own process (so peak RSS belongs to it):
+ *   tsx bench/llama-worker.ts MODE CONFIG [--seq 512] [--batch 1] [--steps 5] [--threads 2]
+ * MODE: forward | generate | train (full fine-tuning: fwd+bwd+AdamW) | lora (r=16, all-linear).
+ * Prints one JSON line (tokens_per_second = median over measured steps).
+ */
+import * as F from "@ortrl/core";
+import { BENCH_CONFIGS } from "./llama-configs.js";
+import { median, peakRssBytes } from "./report.js";
+
+const [mode, configName] = process.argv.slice(2);
+const flag = (name: string, def: number) => {
+  const i = process.argv.indexOf(`--${name}`);
+  return i > 0 ? Number(process.argv[i + 1]) : def;
+};
+const arch = BENCH_CONFIGS[configName ?? ""];
+if (!arch || !mode) throw new Error(`usage: llama-worker MODE CONFIG; configs: ${Object.keys(BENCH_CONFIGS).join(", ")}`);
+const seq = flag("seq", 512);
+const batchSize = flag("batch", 1);
+const steps = flag("steps", 5);
+const threads = flag("threads", 2);
+
+const rng = new F.Rng(1);
+const params = new F.ParamStore(F.llamaParamSpecs(arch));
+for (const n of params.names) {
+  const v = params.get(n);
+  if (n.endsWith("norm.weight")) v.fill(1);
+  else for (let i = 0; i < v.length; i++) v[i] = rng.normal() * 0.02;
+}
+const runtime = new F.Runtime({ intraOpNumThreads: threads });
+const lm = new F.CausalLM(arch, params, runtime);
+const randomRows = (b: number, t: number) => Array.from({ length: b }, () => Array.from({ length: t }, () => rng.int(3, arch.vocabSize)));
+const times: number[] = [];
+const t0All = performance.now();
+let result: Record<string, unknown> = {};
+
+if (mode === "forward") {
+  const rows = randomRows(batchSize, seq);
+  const batch = F.padBatch(rows, { labels: rows });
+  for (let s = 0; s < steps + 1; s++) {
+    const t0 = performance.now();
+    await lm.lossSum(batch);
+    if (s > 0) times.push((performance.now() - t0) / 1000);
+  }
+  result = { tokens_per_second: (batchSize * seq) / median(times) };
+} else if (mode === "generate") {
+  const B = 4;
+  const prompts = randomRows(B, 32);
+  const newTokens = 64;
+  for (let s = 0; s < Math.max(2, Math.min(steps, 3)) + 1; s++) {
+    const t0 = performance.now();
+    const out = await F.generate(lm, prompts, { maxNewTokens: newTokens, temperature: 0 });
+    if (out.completions.some((c) => c.length !== newTokens)) throw new Error("generation stopped early");
+    if (s > 0) times.push((performance.now() - t0) / 1000);
+  }
+  result = { batch: B, prompt: 32, new_tokens: newTokens, tokens_per_second: (B * newTokens) / median(times) };
+} else if (mode === "train" || mode === "lora") {
+  let trainable: F.ParamStore = params;
+  let adapter: F.LoraAdapter | undefined;
+  if (mode === "lora") {
+    const cfg = F.resolveLoraConfig({ r: 16, loraAlpha: 32, targetModules: "all-linear" });
+    adapter = F.createLoraAdapter(arch, cfg, params, 1);
+    trainable = adapter.params;
+  }
+  const tg = F.buildCausalLmTrainGraph(arch, trainable.names, adapter?.placement);
+  const exe = await runtime.compile(tg.lg.graph, tg.outputs);
+  const opt = new F.AdamW([{ params: trainable.names, lr: 1e-5, weightDecay: 0 }]);
+  const rows = randomRows(batchSize, seq);
+  const batch = F.padBatch(rows, { labels: rows });
+  const feeds = { ...params.feeds(), ...(adapter ? adapter.params.feeds() : {}), ...F.batchFeeds(batch), num_items_in_batch: { data: Float32Array.of(batchSize * (seq - 1)), dims: [] } };
+  const phases = { run: [] as number[], opt: [] as number[] };
+  for (let s = 0; s < steps + 1; s++) {
+    const t0 = performance.now();
+    const out = await exe.run(feeds);
+    const t1 = performance.now();
+    const grads = new Map(trainable.names.map((n) => [n, out[`grad.${n}`]!.data as Float32Array]));
+    opt.step(trainable, grads);
+    const t2 = performance.now();
+    if (s > 0) {
+      times.push((t2 - t0) / 1000);
+      phases.run.push((t1 - t0) / 1000);
+      phases.opt.push((t2 - t1) / 1000);
+    }
+  }
+  result = {
+    tokens_per_second: (batchSize * seq) / median(times),
+    graph_seconds_median: median(phases.run),
+    optimizer_seconds_median: median(phases.opt),
+    trainable_params: trainable.numel,
+  };
+} else throw new Error(`unknown mode ${mode}`);
+
+console.log(
+  JSON.stringify({
+    impl: "ortrl",
+    mode,
+    config: configName,
+    seq,
+    batch: batchSize,
+    threads,
+    ...result,
+    seconds_per_step_median: median(times),
+    peak_rss_bytes: peakRssBytes(),
+    wall_seconds: (performance.now() - t0All) / 1000,
+  }),
+);

@@ -1,0 +1,53 @@
+/**
+ * What the CLI shows and writes while training: a cli-progress bar on stderr (loss, learning rate,
+ * tokens/s; silent when stderr is not a terminal) and `outputDir/metrics.jsonl`, one JSON object per
+ * logged step and per evaluation (appended, so a resumed run continues the file).
+ */
+import { appendFileSync, mkdirSync } from "node:fs";
+import { join } from "node:path";
+import cliProgress from "cli-progress";
+import type { Subscription } from "rxjs";
+import type { TrainerEvents } from "@ortrl/core";
+
+export function attachTrainingUi(events: TrainerEvents, outputDir: string): Subscription {
+  mkdirSync(outputDir, { recursive: true });
+  const metricsFile = join(outputDir, "metrics.jsonl");
+  const bar = new cliProgress.SingleBar(
+    { format: "{bar} {value}/{total} steps | loss {loss} | lr {lr} | {tps} tok/s | eta {eta_formatted}", hideCursor: true, stream: process.stderr },
+    cliProgress.Presets.shades_classic,
+  );
+  let started = false;
+  let tokens = 0;
+  let t = performance.now();
+  return events.events$.subscribe((e) => {
+    switch (e.type) {
+      case "train_begin":
+        bar.start(e.maxSteps, e.startStep, { loss: "-", lr: "-", tps: "-" });
+        started = true;
+        break;
+      case "step_end": {
+        tokens += e.numTokens;
+        const now = performance.now();
+        const tps = tokens / ((now - t) / 1000);
+        bar.update(e.step, { loss: e.loss.toFixed(4), lr: e.learningRate.toExponential(2), tps: tps.toFixed(0) });
+        if (now - t > 10_000) {
+          tokens = 0;
+          t = now;
+        }
+        break;
+      }
+      case "log":
+        appendFileSync(metricsFile, JSON.stringify({ step: e.step, ...e.metrics }) + "\n");
+        break;
+      case "evaluate":
+        appendFileSync(metricsFile, JSON.stringify({ step: e.step, ...e.metrics }) + "\n");
+        if (!process.stderr.isTTY) process.stderr.write(`step ${e.step}: eval_loss ${e.metrics.eval_loss!.toFixed(4)} perplexity ${e.metrics.perplexity!.toFixed(3)}\n`);
+        break;
+      case "train_end":
+      case "error":
+        if (started) bar.stop();
+        started = false;
+        break;
+    }
+  });
+}

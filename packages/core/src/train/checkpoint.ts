@@ -1,0 +1,86 @@
+/**
+ * Checkpoints: `outputDir/checkpoint-N/` holds the trained model (HF model directory, or PEFT adapter
+ * directory for LoRA), `optimizer.safetensors` (optimizer state tensors, step in the metadata) and
+ * `trainer_state.json` (transformers' TrainerState fields: global_step, epoch, log_history, ...,
+ * plus the RNG seed). Each checkpoint is built in a temporary directory and renamed into place, so a
+ * crash never leaves a half checkpoint; rotation (saveTotalLimit) deletes the oldest only after the
+ * new one is complete.
+ */
+import { existsSync, readFileSync, readdirSync, rmSync } from "node:fs";
+import { join } from "node:path";
+import { writeDirAtomic, writeJsonAtomic } from "../io/atomic.js";
+import { SafetensorsFile, writeSafetensors } from "../io/safetensors.js";
+import type { Optimizer } from "../optim/optimizer.js";
+import type { Policy } from "./seams.js";
+
+export interface TrainerState {
+  global_step: number;
+  epoch: number;
+  max_steps: number;
+  num_train_epochs: number;
+  logging_steps: number;
+  eval_steps: number | null;
+  save_steps: number;
+  train_batch_size: number;
+  num_input_tokens_seen: number;
+  seed: number;
+  log_history: Record<string, number>[];
+}
+
+export const TRAINER_STATE_FILE = "trainer_state.json";
+export const OPTIMIZER_FILE = "optimizer.safetensors";
+
+/** Writes checkpoint-`state.global_step` atomically and applies the rotation limit; returns its path. */
+export async function saveCheckpoint(outputDir: string, policy: Policy, optimizer: Optimizer, state: TrainerState, saveTotalLimit: number | null): Promise<string> {
+  const dir = join(outputDir, `checkpoint-${state.global_step}`);
+  await writeDirAtomic(dir, async (tmp) => {
+    await policy.save(tmp);
+    const opt = optimizer.stateDict();
+    const tensors: Record<string, { dtype: "F32"; shape: number[]; data: Float32Array }> = {};
+    for (const [k, v] of Object.entries(opt.tensors)) tensors[k] = { dtype: "F32", shape: [v.length], data: v };
+    writeSafetensors(join(tmp, OPTIMIZER_FILE), tensors, { step: String(opt.step) });
+    writeJsonAtomic(join(tmp, TRAINER_STATE_FILE), state);
+  });
+  if (saveTotalLimit !== null) {
+    const all = listCheckpoints(outputDir);
+    for (const c of all.slice(0, Math.max(0, all.length - saveTotalLimit))) rmSync(c.path, { recursive: true, force: true });
+  }
+  return dir;
+}
+
+/** Complete checkpoints of an output directory, oldest first. */
+export function listCheckpoints(outputDir: string): { step: number; path: string }[] {
+  if (!existsSync(outputDir)) return [];
+  return readdirSync(outputDir)
+    .map((name) => /^checkpoint-(\d+)$/.exec(name))
+    .filter((m): m is RegExpExecArray => m !== null)
+    .map((m) => ({ step: Number(m[1]), path: join(outputDir, m[0]) }))
+    .filter((c) => existsSync(join(c.path, TRAINER_STATE_FILE)))
+    .sort((a, b) => a.step - b.step);
+}
+
+/**
+ * Reads trainer_state.json and the optimizer state of a checkpoint.
+ * @throws Error naming the directory and file when either is missing or malformed.
+ */
+export function readCheckpoint(dir: string): { state: TrainerState; optimizer: { step: number; tensors: Record<string, Float32Array> } } {
+  const statePath = join(dir, TRAINER_STATE_FILE);
+  if (!existsSync(statePath)) throw new Error(`${dir}: not a checkpoint (no ${TRAINER_STATE_FILE})`);
+  let state: TrainerState;
+  try {
+    state = JSON.parse(readFileSync(statePath, "utf8"));
+  } catch (e) {
+    throw new Error(`${statePath}: invalid JSON (${(e as Error).message})`);
+  }
+  if (typeof state.global_step !== "number") throw new Error(`${statePath}: field 'global_step' must be a number`);
+  const optPath = join(dir, OPTIMIZER_FILE);
+  if (!existsSync(optPath)) throw new Error(`${dir}: no ${OPTIMIZER_FILE}`);
+  const st = SafetensorsFile.open(optPath);
+  try {
+    const tensors: Record<string, Float32Array> = {};
+    for (const n of st.tensorNames) tensors[n] = st.readFloat32(n);
+    return { state, optimizer: { step: Number(st.metadata.step ?? state.global_step), tensors } };
+  } finally {
+    st.close();
+  }
+}

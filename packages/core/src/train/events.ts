@@ -1,0 +1,82 @@
+/**
+ * Training events: one typed, ordered union. Events are facts about what happened (frozen objects);
+ * subscribers observe and cannot steer training. Metric keys are spelled as in transformers/TRL logs.
+ */
+import { type Observable, type OperatorFunction, Subject, filter } from "rxjs";
+import type { TrainerEvents } from "./seams.js";
+
+export interface TrainBeginEvent {
+  type: "train_begin";
+  maxSteps: number;
+  numTrainEpochs: number;
+  /** Rows per optimizer step (perDeviceTrainBatchSize * gradientAccumulationSteps). */
+  totalTrainBatchSize: number;
+  numExamples: number;
+  trainableParams: number;
+  /** Step the run starts from (> 0 when resumed). */
+  startStep: number;
+}
+export interface StepEndEvent {
+  type: "step_end";
+  step: number;
+  epoch: number;
+  /** Mean loss over this step's label tokens. */
+  loss: number;
+  /** Global gradient norm before clipping. */
+  gradNorm: number;
+  learningRate: number;
+  /** Non-padding input tokens of this step. */
+  numTokens: number;
+}
+/** Logged metrics: loss, grad_norm, learning_rate, epoch, num_tokens, train_tokens_per_second, ... */
+export interface LogEvent {
+  type: "log";
+  step: number;
+  metrics: Readonly<Record<string, number>>;
+}
+/** Evaluation metrics: eval_loss, perplexity, eval_tokens, eval_runtime. */
+export interface EvaluateEvent {
+  type: "evaluate";
+  step: number;
+  metrics: Readonly<Record<string, number>>;
+}
+export interface SaveEvent {
+  type: "save";
+  step: number;
+  /** Directory written (a checkpoint-N folder, or outputDir for the final model). */
+  path: string;
+  final: boolean;
+}
+export interface TrainEndEvent {
+  type: "train_end";
+  step: number;
+  metrics: Readonly<Record<string, number>>;
+}
+export interface ErrorEvent {
+  type: "error";
+  step: number;
+  error: Error;
+}
+
+export type TrainerEvent = TrainBeginEvent | StepEndEvent | LogEvent | EvaluateEvent | SaveEvent | TrainEndEvent | ErrorEvent;
+export type TrainerEventType = TrainerEvent["type"];
+
+/** Narrows an event stream to one event type: `events$.pipe(ofType("log"))`. */
+export function ofType<K extends TrainerEventType>(type: K): OperatorFunction<TrainerEvent, Extract<TrainerEvent, { type: K }>> {
+  return filter((e): e is Extract<TrainerEvent, { type: K }> => e.type === type);
+}
+
+/** The default TrainerEvents: a private Subject exposed as `events$`; emitted events are frozen. */
+export class EventBus implements TrainerEvents {
+  private readonly subject = new Subject<TrainerEvent>();
+  readonly events$: Observable<TrainerEvent> = this.subject.asObservable();
+
+  emit(event: TrainerEvent): void {
+    if ("metrics" in event) Object.freeze(event.metrics);
+    this.subject.next(Object.freeze(event));
+  }
+
+  complete(): void {
+    this.subject.complete();
+  }
+}

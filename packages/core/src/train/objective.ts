@@ -1,0 +1,66 @@
+/**
+ * The causal-LM objective (CPT and SFT): mean token cross-entropy over label tokens, normalised by
+ * the label tokens of the whole optimizer step (see causal-lm-graph.ts). LoRA dropout masks are drawn
+ * in JS from the step's RNG and fed as inputs, so resumed runs draw the same masks.
+ */
+import type { Value } from "../ir/graph.js";
+import type { Executable, TensorData } from "../runtime/runtime.js";
+import { batchFeeds } from "../model/batch.js";
+import type { Rng } from "../util/rng.js";
+import { type CausalLmTrainGraph, buildCausalLmTrainGraph } from "./causal-lm-graph.js";
+import { type TokenizedExample, collate, countLabelTokens } from "./examples.js";
+import type { MicroStepResult, Objective, Policy } from "./seams.js";
+
+export class CausalLmObjective implements Objective {
+  private graph: CausalLmTrainGraph | null = null;
+  private exe: Promise<Executable> | null = null;
+
+  constructor(
+    private readonly policy: Policy,
+    /** Token id written into padding. */
+    readonly padId: number,
+  ) {}
+
+  countItems(example: TokenizedExample): number {
+    return countLabelTokens(example);
+  }
+
+  private compiled(): Promise<Executable> {
+    if (!this.exe) {
+      const p = this.policy;
+      this.graph = buildCausalLmTrainGraph(p.config, p.trainable.names, p.adapter?.placement);
+      this.exe = p.lm.runtime.compile(this.graph.lg.graph, this.graph.outputs);
+    }
+    return this.exe;
+  }
+
+  async microStep(examples: readonly TokenizedExample[], numItemsInBatch: number, rng: Rng): Promise<MicroStepResult> {
+    const exe = await this.compiled();
+    const tg = this.graph!;
+    const batch = collate(examples, this.padId);
+    const feeds: Record<string, TensorData> = {
+      ...this.policy.lm.weightFeeds(tg.lg),
+      ...batchFeeds(batch),
+      num_items_in_batch: { data: Float32Array.of(numItemsInBatch), dims: [] },
+    };
+    const p = this.policy.adapter?.config.loraDropout ?? 0;
+    for (const [name, v] of tg.lg.dropoutMasks) feeds[name] = dropoutMask(v, batch.batchSize, batch.seqLen, p, rng);
+    const out = await exe.run(feeds);
+    const grads = new Map<string, Float32Array>();
+    for (const n of this.policy.trainable.names) grads.set(n, out[`grad.${n}`]!.data as Float32Array);
+    return { lossSum: (out.loss_sum!.data as Float32Array)[0]!, count: (out.count!.data as Float32Array)[0]!, grads };
+  }
+
+  evalStep(examples: readonly TokenizedExample[]): Promise<{ lossSum: number; count: number }> {
+    return this.policy.lm.lossSum(collate(examples, this.padId));
+  }
+}
+
+/** Inverted-dropout mask [B, T, in]: 0 with probability p, else 1/(1-p). */
+function dropoutMask(v: Value, B: number, T: number, p: number, rng: Rng): TensorData {
+  const inner = v.shape[2] as number;
+  const data = new Float32Array(B * T * inner);
+  const keep = 1 / (1 - p);
+  for (let i = 0; i < data.length; i++) data[i] = rng.next() < p ? 0 : keep;
+  return { data, dims: [B, T, inner] };
+}
