@@ -10,10 +10,10 @@ import { Graph, type Value } from "../ir/graph.js";
 import type { Dim } from "../ir/shape.js";
 import { add } from "../ops/binary.js";
 import { gather } from "../ops/index-ops.js";
-import { matmul } from "../ops/matmul.js";
-import { concat, slice, transpose } from "../ops/shape-ops.js";
+import { matmulT } from "../ops/matmul.js";
+import { concat, slice } from "../ops/shape-ops.js";
 import { applyRotary, rotaryTables } from "../nn/rotary.js";
-import { attentionMask, groupedAttention, mergeHeads, splitHeads } from "../nn/attention.js";
+import { attentionMask, groupedAttention, maskBias, mergeHeads, splitHeads } from "../nn/attention.js";
 import { type LoraWeights, linear } from "../nn/linear.js";
 import { rmsNorm } from "../nn/rms-norm.js";
 import { swiglu } from "../nn/mlp.js";
@@ -110,7 +110,7 @@ export class LlamaGraph {
     const { cos, sin } = rotaryTables(positions, a.headDim, a.ropeTheta, a.maxPositionEmbeddings, a.ropeScaling);
     const kPos = past ? concat([past.positions, positions], 1) : positions;
     const kSeg = past ? concat([past.segments, segments], 1) : segments;
-    const mask = attentionMask(positions, segments, kPos, kSeg);
+    const bias = maskBias(attentionMask(positions, segments, kPos, kSeg));
     let x = gather(this.w("model.embed_tokens.weight"), inputIds);
     const presentKeys: Value[] = [];
     const presentValues: Value[] = [];
@@ -124,7 +124,7 @@ export class LlamaGraph {
       presentValues.push(v);
       const kAll = past ? concat([past.keys[i]!, k], 2) : k;
       const vAll = past ? concat([past.values[i]!, v], 2) : v;
-      const attn = mergeHeads(groupedAttention(q, kAll, vAll, mask));
+      const attn = mergeHeads(groupedAttention(q, kAll, vAll, bias));
       x = add(x, this.proj(attn, `${p}self_attn.o_proj`, [B!, T!]));
       const h2 = rmsNorm(x, this.w(`${p}post_attention_layernorm.weight`), a.rmsNormEps);
       const mlp = swiglu(this.proj(h2, `${p}mlp.gate_proj`, [B!, T!]), this.proj(h2, `${p}mlp.up_proj`, [B!, T!]));
@@ -136,7 +136,7 @@ export class LlamaGraph {
   /** LM head: hidden [B, T, hidden] -> logits [B, T, vocab] (tied to embed_tokens when configured). */
   logits(hidden: Value): Value {
     const w = this.arch.tieWordEmbeddings ? this.w("model.embed_tokens.weight") : this.w("lm_head.weight");
-    return matmul(hidden, transpose(w, [1, 0]));
+    return matmulT(hidden, w);
   }
 
   /** hidden[:, :-1]: the positions whose next token is scored by the causal-LM loss. */

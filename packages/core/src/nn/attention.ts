@@ -1,15 +1,16 @@
 /**
  * Grouped-query causal self-attention (Ainslie et al. 2023), HF LlamaAttention semantics:
  * H query heads share KV = H / rep key/value heads (head h uses kv head floor(h / rep), as
- * repeat_interleave). Scores are masked by replacement with the float32 minimum (masked_fill), then
- * softmax. Queries are scaled by 1/sqrt(D) before the product (same math as scaling the scores).
+ * repeat_interleave). Masked scores get the float32 minimum added (an additive mask, as HF's sdpa
+ * path; a fully masked row becomes uniform like masked_fill), then softmax. Queries are scaled by
+ * 1/sqrt(D) before the product (same math as scaling the scores).
  *
  * Grouping is done by reshaping q to [B, KV, rep, T, D] and broadcasting k/v [B, KV, 1, Tk, D]
  * through MatMul, so k/v are never copied per query head.
  */
 import type { Value } from "../ir/graph.js";
 import { and, equal, lessOrEqual, not } from "../ops/compare.js";
-import { mul } from "../ops/binary.js";
+import { add, mul } from "../ops/binary.js";
 import { matmul } from "../ops/matmul.js";
 import { reshape, transpose, transposeLast2, unsqueeze } from "../ops/shape-ops.js";
 import { where } from "../ops/select.js";
@@ -33,18 +34,24 @@ export function attentionMask(qPos: Value, qSeg: Value, kPos: Value, kSeg: Value
   return and(and(lessOrEqual(kp, qp), equal(ks, qs)), kValid);
 }
 
+/** Additive form of a boolean mask: 0 where allowed, the float32 minimum where masked. */
+export function maskBias(mask: Value): Value {
+  return where(mask, 0, mask.graph.scalar(FLOAT32_MIN, "float32"));
+}
+
 /**
- * softmax(q k^T / sqrt(D) masked) v for grouped heads.
- * @param q [B, H, Tq, D], k and v [B, KV, Tk, D], mask bool broadcastable to [B, KV, rep, Tq, Tk].
+ * softmax(q k^T / sqrt(D) + bias) v for grouped heads.
+ * @param q [B, H, Tq, D], k and v [B, KV, Tk, D], bias float32 broadcastable to [B, KV, rep, Tq, Tk]
+ *   (see {@link maskBias}).
  * @returns [B, H, Tq, D]
  */
-export function groupedAttention(q: Value, k: Value, v: Value, mask: Value): Value {
+export function groupedAttention(q: Value, k: Value, v: Value, bias: Value): Value {
   const [B, H, Tq, D] = q.shape as [number | string, number, number | string, number];
   const KV = k.shape[1] as number;
   const rep = H / KV;
   const qg = reshape(mul(q, 1 / Math.sqrt(D)), [B, KV, rep, Tq, D]);
   const scores = matmul(qg, transposeLast2(unsqueeze(k, [2]))); // [B, KV, rep, Tq, Tk]
-  const probs = softmax(where(mask, scores, FLOAT32_MIN), -1);
+  const probs = softmax(add(scores, bias), -1);
   const out = matmul(probs, unsqueeze(v, [2])); // [B, KV, rep, Tq, D]
   return reshape(out, [B, H, Tq, D]);
 }

@@ -5,8 +5,7 @@
  */
 import type { Value } from "../ir/graph.js";
 import { add, mul } from "../ops/binary.js";
-import { matmul } from "../ops/matmul.js";
-import { transpose } from "../ops/shape-ops.js";
+import { matmulT } from "../ops/matmul.js";
 
 export interface LoraWeights {
   /** lora_A: [r, in]. */
@@ -20,12 +19,11 @@ export interface LoraWeights {
 }
 
 export function linear(x: Value, weight: Value, bias?: Value, lora?: LoraWeights): Value {
-  let y = matmul(x, transpose(weight, [1, 0]));
+  let y = matmulT(x, weight);
   if (bias) y = add(y, bias);
   if (lora) {
     const xin = lora.dropoutMask ? mul(x, lora.dropoutMask) : x;
-    const down = matmul(xin, transpose(lora.a, [1, 0]));
-    y = add(y, mul(matmul(down, transpose(lora.b, [1, 0])), lora.scaling));
+    y = add(y, mul(matmulT(matmulT(xin, lora.a), lora.b), lora.scaling));
   }
   return y;
 }

@@ -8,23 +8,19 @@
 import type { Value } from "../ir/graph.js";
 import { div, mul } from "../ops/binary.js";
 import { cast, equal, not } from "../ops/compare.js";
-import { gatherElements } from "../ops/index-ops.js";
+import { targetLogp } from "../ops/cross-entropy.js";
 import { reduceSum } from "../ops/reduce.js";
-import { where } from "../ops/select.js";
-import { slice, squeeze, unsqueeze } from "../ops/shape-ops.js";
-import { logSoftmax } from "../ops/softmax.js";
+import { slice } from "../ops/shape-ops.js";
 
 export const IGNORE_INDEX = -100;
 
 /**
  * log p(ids[t] | logits[t]) for every position.
  * @param logits [B, T, V] float32; ids [B, T] int64 (entries equal to -100 are read as 0).
- * @returns [B, T] float32 log-probabilities.
+ * @returns [B, T] float32 log-probabilities (0 at ignored positions); fused op, see ops/cross-entropy.ts.
  */
 export function gatherLogps(logits: Value, ids: Value): Value {
-  const safe = where(equal(ids, IGNORE_INDEX), 0, ids);
-  const logp = logSoftmax(logits, -1);
-  return squeeze(gatherElements(logp, unsqueeze(safe, [2]), -1), [2]);
+  return targetLogp(logits, ids).logp;
 }
 
 export interface CausalLmLoss {
@@ -47,7 +43,7 @@ export function causalLmLoss(logits: Value, labels: Value, shifted = false): Cau
   const l = shifted ? logits : slice(logits, [1], [0], [-1]);
   const target = slice(labels, [1], [1], [2 ** 62]);
   const mask = cast(not(equal(target, IGNORE_INDEX)), "float32");
-  const tokenLogps = mul(gatherLogps(l, target), mask);
+  const tokenLogps = gatherLogps(l, target);
   return { lossSum: mul(reduceSum(tokenLogps), -1), count: reduceSum(mask), tokenLogps, mask };
 }
 

@@ -53,3 +53,44 @@ export const matmulOp: OpDef = {
 
 /** a @ b with broadcasting batch dims (see {@link matmulOp}). */
 export const matmul = (a: Value, b: Value): Value => a.graph.apply(matmulOp, [a, b])[0]!;
+
+/**
+ * Linear-layer product y = a b^T with a weight in [out, in] layout: a [..., K] x b [N, K] -> [..., N].
+ * VJP: da = g b; db = reshape(g, [-1, N])^T reshape(a, [-1, K]), computed directly in b's [N, K]
+ * layout (no transpose of a weight-sized gradient).
+ * Lowering: MatMul(a, Transpose(b)), which onnxruntime fuses into one GEMM with transB.
+ */
+export const matmulTOp: OpDef = {
+  name: "MatMulT",
+  infer(inputs) {
+    expectArity(inputs, 2);
+    const [a, b] = inputs as [Value, Value];
+    expectFloat(a);
+    const dtype = expectSameDtype(inputs);
+    check(a.rank >= 1 && b.rank === 2, `needs a rank >= 1 input and a rank-2 weight, got ${formatShape(a.shape)} and ${formatShape(b.shape)}`);
+    check(a.shape[a.rank - 1] === b.shape[1], `inner dims differ: ${formatShape(a.shape)} x ${formatShape(b.shape)}^T`);
+    return [{ dtype, shape: [...a.shape.slice(0, -1), b.shape[0]!] }];
+  },
+  lower(node, ctx) {
+    const [a, b] = node.inputs as [Value, Value];
+    const t = ctx.fresh("wT");
+    ctx.emit("Transpose", [ctx.name(b)], [t], { perm: [1, 0] });
+    ctx.emit("MatMul", [ctx.name(a), t], [ctx.name(node.outputs[0]!)]);
+  },
+  vjp(node, grads, needs) {
+    const [a, b] = node.inputs as [Value, Value];
+    const g = grads[0]!;
+    const K = a.shape[a.rank - 1]!;
+    const N = b.shape[0]!;
+    const da = needs[0] ? matmul(g, b) : null;
+    const db = needs[1] ? matmul(transpose(a.rank === 2 ? g : reshape(g, [-1, N]), [1, 0]), a.rank === 2 ? a : reshape(a, [-1, K])) : null;
+    return [da, db];
+  },
+  checks: [
+    { name: "2d", inputs: [{ shape: [3, 4] }, { shape: [5, 4] }] },
+    { name: "batched", inputs: [{ shape: [2, 3, 4] }, { shape: [5, 4] }] },
+  ],
+};
+
+/** a @ b^T for a weight b in [out, in] layout (see {@link matmulTOp}). */
+export const matmulT = (a: Value, b: Value): Value => a.graph.apply(matmulTOp, [a, b])[0]!;

@@ -6,7 +6,8 @@ import { addOp, divOp, maxOp, minOp, mulOp, powOp, subOp } from "./binary.js";
 import { andOp, castOp, equalOp, greaterOp, greaterOrEqualOp, lessOp, lessOrEqualOp, notOp, orOp } from "./compare.js";
 import { absOp, detachOp, expOp, logOp, negOp, reciprocalOp, sigmoidOp, signOp, softplusOp, sqrtOp, tanhOp } from "./unary.js";
 import { reduceMaxOp, reduceMeanOp, reduceSumOp } from "./reduce.js";
-import { matmulOp } from "./matmul.js";
+import { matmulOp, matmulTOp } from "./matmul.js";
+import { targetLogpOp } from "./cross-entropy.js";
 import {
   concatOp,
   expandAsOp,
@@ -31,7 +32,7 @@ export const OPS: readonly OpDef[] = [
   equalOp, lessOp, lessOrEqualOp, greaterOp, greaterOrEqualOp, andOp, orOp, notOp, castOp,
   negOp, expOp, logOp, sqrtOp, reciprocalOp, sigmoidOp, tanhOp, absOp, softplusOp, signOp, detachOp,
   reduceSumOp, reduceMeanOp, reduceMaxOp,
-  matmulOp,
+  matmulOp, matmulTOp, targetLogpOp,
   reshapeOp, reshapeAsOp, transposeOp, expandOp, expandAsOp, squeezeOp, unsqueezeOp, concatOp, splitOp, sliceOp, padOp, fullLikeOp, sizeOfOp,
   gatherOp, gatherElementsOp, gatherNDOp, scatterElementsAddOp, scatterNDAddOp,
   whereOp, clipOp,
