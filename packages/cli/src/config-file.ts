@@ -63,12 +63,19 @@ export function readConfigFile<S extends z.ZodObject>(path: string, schema: S): 
   if (raw === null || raw === undefined) return {};
   if (typeof raw !== "object" || Array.isArray(raw)) throw new Error(`${path}: expected a mapping of option names to values`);
   const camel: Record<string, unknown> = {};
-  for (const [k, v] of Object.entries(raw)) camel[snakeToCamel(k)] = v;
+  const written = new Map<string, string>(); // camelCase key -> the key as written in the file
+  for (const [k, v] of Object.entries(raw)) {
+    const c = snakeToCamel(k);
+    if (written.has(c)) throw new Error(`${path}: key '${k}': duplicates '${written.get(c)}'`);
+    camel[c] = v;
+    written.set(c, k);
+  }
   const result = schema.partial().strict().safeParse(camel);
   if (!result.success) {
     const issue = result.error.issues[0]!;
     const key = issue.path.length ? String(issue.path[0]) : (issue as { keys?: string[] }).keys?.[0] ?? "";
-    throw new Error(`${path}: key '${key}': ${issue.message}`);
+    const message = issue.code === "unrecognized_keys" ? "unknown option" : issue.message;
+    throw new Error(`${path}: key '${written.get(key) ?? key}': ${message}`);
   }
   return result.data as Partial<z.infer<S>>;
 }

@@ -109,6 +109,10 @@ export function resolveTrainingArgs(partial: Partial<TrainingArguments> & { outp
   if (!(a.weightDecay >= 0)) bad("weightDecay", `must be >= 0, got ${a.weightDecay}`);
   if (!(a.maxGradNorm >= 0)) bad("maxGradNorm", `must be >= 0, got ${a.maxGradNorm}`);
   if (a.optim !== "adamw_torch" && a.optim !== "sgd") bad("optim", `must be adamw_torch or sgd, got ${a.optim}`);
+  if (!(a.adamBeta1 >= 0 && a.adamBeta1 < 1)) bad("adamBeta1", `must be in [0, 1), got ${a.adamBeta1}`);
+  if (!(a.adamBeta2 >= 0 && a.adamBeta2 < 1)) bad("adamBeta2", `must be in [0, 1), got ${a.adamBeta2}`);
+  if (!(a.adamEpsilon >= 0)) bad("adamEpsilon", `must be >= 0, got ${a.adamEpsilon}`);
+  if (!(a.sgdMomentum >= 0 && a.sgdMomentum < 1)) bad("sgdMomentum", `must be in [0, 1), got ${a.sgdMomentum}`);
   if (a.evalSteps !== null) positiveInt("evalSteps");
   if (!Number.isInteger(a.saveSteps) || a.saveSteps < 0) bad("saveSteps", `must be a non-negative integer, got ${a.saveSteps}`);
   if (a.saveTotalLimit !== null) positiveInt("saveTotalLimit");

@@ -24,6 +24,7 @@ export interface StepEndEvent {
   loss: number;
   /** Global gradient norm before clipping. */
   gradNorm: number;
+  /** Learning rate applied in this step (the main group's). */
   learningRate: number;
   /** Non-padding input tokens of this step. */
   numTokens: number;

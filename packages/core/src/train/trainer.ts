@@ -6,7 +6,9 @@
  * Semantics follow transformers.Trainer: steps per epoch = ceil(micro-batches / accumulation),
  * maxSteps overrides epochs, the loss of a step is the mean over all its label tokens (gradient
  * accumulation is exact), `loss` logs average the step losses since the last log, `grad_norm` is the
- * pre-clipping global norm, and the schedule multiplier for step k (1-based) is factor(k - 1).
+ * pre-clipping global norm, and the schedule multiplier for step k (1-based) is factor(k - 1); the
+ * logged `learning_rate` is factor(k) (transformers logs after stepping its scheduler), while
+ * `step_end.learningRate` is the rate step k applied.
  */
 import { inject, injectable, optional } from "inversify";
 import { listCheckpoints, readCheckpoint, saveCheckpoint, type TrainerState } from "./checkpoint.js";
@@ -176,7 +178,8 @@ export class DefaultTrainer {
         const metrics = {
           loss: window.loss / window.steps,
           grad_norm: gradNorm,
-          learning_rate: learningRate,
+          // As transformers: the rate after this step's scheduler step, i.e. the next step's rate.
+          learning_rate: args.learningRate * this.scheduler.factor(step),
           epoch,
           num_tokens: tokensSeen,
           train_tokens_per_second: window.tokens / seconds,
