@@ -74,7 +74,7 @@ if (mode === "forward") {
     const out = await exe.run(feeds);
     const t1 = performance.now();
     const grads = new Map(trainable.names.map((n) => [n, out[`grad.${n}`]!.data as Float32Array]));
-    opt.step(trainable, grads);
+    if (!process.env.BENCH_NO_OPT) opt.step(trainable, grads);
     const t2 = performance.now();
     if (s > 0) {
       times.push((t2 - t0) / 1000);

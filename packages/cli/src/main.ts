@@ -3,6 +3,7 @@ import { Command } from "commander";
 import { evalCommand } from "./commands/eval.js";
 import { generateCommand } from "./commands/generate.js";
 import { trainCptCommand } from "./commands/train-cpt.js";
+import { trainSftCommand } from "./commands/train-sft.js";
 import { UsageError, reportAndExit } from "./errors.js";
 
 export function buildProgram(): Command {
@@ -14,6 +15,7 @@ export function buildProgram(): Command {
   program.addCommand(evalCommand());
   const train = new Command("train").description("train a model with a post-training method");
   train.addCommand(trainCptCommand());
+  train.addCommand(trainSftCommand());
   program.addCommand(train);
   const quiet = (c: Command): void => {
     c.exitOverride().configureOutput({ outputError: () => {} });

@@ -14,7 +14,8 @@ import type { Value } from "../ir/graph.js";
 import { formatShape, shapesEqual } from "../ir/shape.js";
 import { add } from "../ops/binary.js";
 import { sumTo } from "../ops/reduce.js";
-import { zerosLike } from "../ops/shape-ops.js";
+import { fullLikeOp, zerosLike } from "../ops/shape-ops.js";
+import { scatterElementsAdd, scatterElementsAddOp, scatterNDAdd, scatterNDAddOp } from "../ops/index-ops.js";
 
 /**
  * Gradients of `y` with respect to each of `wrt`.
@@ -49,7 +50,7 @@ export function grad(y: Value, wrt: readonly Value[], seed?: Value): Value[] {
   const cot = new Map<number, Value>();
   const accumulate = (x: Value, c: Value) => {
     const prev = cot.get(x.id);
-    cot.set(x.id, prev ? add(prev, c) : c);
+    cot.set(x.id, prev ? sumCotangents(prev, c) : c);
   };
   if (depends.has(y.id)) cot.set(y.id, seed ?? g.scalar(1, y.dtype));
 
@@ -73,6 +74,25 @@ export function grad(y: Value, wrt: readonly Value[], seed?: Value): Value[] {
     if (!c) return zerosLike(w);
     return shapesEqual(c.shape, w.shape) ? c : unbroadcast(c, w, "grad");
   });
+}
+
+/**
+ * prev + c. A scatter-add into zeros (the VJP of a gather, e.g. a tied embedding) is rebuilt as a
+ * scatter-add into the other cotangent, saving a weight-sized zero fill and addition; the unused
+ * first form is dead code that export prunes.
+ */
+function sumCotangents(prev: Value, c: Value): Value {
+  for (const [scatter, other] of [[c, prev], [prev, c]] as const) {
+    const n = scatter.node;
+    if (n && (n.op === scatterNDAddOp || n.op === scatterElementsAddOp) && isZeros(n.inputs[0]!) && shapesEqual(other.shape, scatter.shape)) {
+      return n.op === scatterNDAddOp ? scatterNDAdd(other, n.inputs[1]!, n.inputs[2]!) : scatterElementsAdd(other, n.inputs[1]!, n.inputs[2]!, n.attrs.axis as number);
+    }
+  }
+  return add(prev, c);
+}
+
+function isZeros(v: Value): boolean {
+  return v.node?.op === fullLikeOp && v.node.attrs.value === 0;
 }
 
 /** Reduces a cotangent computed in a broadcast shape back to `x`'s shape. */

@@ -110,7 +110,7 @@ export class LlamaGraph {
     const { cos, sin } = rotaryTables(positions, a.headDim, a.ropeTheta, a.maxPositionEmbeddings, a.ropeScaling);
     const kPos = past ? concat([past.positions, positions], 1) : positions;
     const kSeg = past ? concat([past.segments, segments], 1) : segments;
-    const bias = maskBias(attentionMask(positions, segments, kPos, kSeg));
+    const bias = maskBias(attentionMask(positions, segments, kPos, kSeg), a.numKeyValueHeads, a.numAttentionHeads / a.numKeyValueHeads);
     let x = gather(this.w("model.embed_tokens.weight"), inputIds);
     const presentKeys: Value[] = [];
     const presentValues: Value[] = [];

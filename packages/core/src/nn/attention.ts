@@ -12,7 +12,7 @@ import type { Value } from "../ir/graph.js";
 import { and, equal, lessOrEqual, not } from "../ops/compare.js";
 import { add, mul } from "../ops/binary.js";
 import { matmul } from "../ops/matmul.js";
-import { reshape, transpose, transposeLast2, unsqueeze } from "../ops/shape-ops.js";
+import { expand, reshape, transpose, transposeLast2, unsqueeze } from "../ops/shape-ops.js";
 import { where } from "../ops/select.js";
 import { softmax } from "../ops/softmax.js";
 
@@ -34,9 +34,15 @@ export function attentionMask(qPos: Value, qSeg: Value, kPos: Value, kSeg: Value
   return and(and(lessOrEqual(kp, qp), equal(ks, qs)), kValid);
 }
 
-/** Additive form of a boolean mask: 0 where allowed, the float32 minimum where masked. */
-export function maskBias(mask: Value): Value {
-  return where(mask, 0, mask.graph.scalar(FLOAT32_MIN, "float32"));
+/**
+ * Additive form of a boolean mask [B, 1, 1, Tq, Tk]: 0 where allowed, the float32 minimum where
+ * masked, materialised at the full score shape [B, KV, rep, Tq, Tk] once per forward, so each
+ * layer's add is a same-shape add (onnxruntime's broadcasting add is several times slower).
+ */
+export function maskBias(mask: Value, kvHeads: number, rep: number): Value {
+  const bias = where(mask, 0, mask.graph.scalar(FLOAT32_MIN, "float32"));
+  const [B, , , Tq, Tk] = bias.shape;
+  return expand(bias, [B!, kvHeads, rep, Tq!, Tk!]);
 }
 
 /**
