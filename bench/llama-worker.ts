@@ -27,7 +27,11 @@ for (const n of params.names) {
   if (n.endsWith("norm.weight")) v.fill(1);
   else for (let i = 0; i < v.length; i++) v[i] = rng.normal() * 0.02;
 }
-const runtime = new F.Runtime({ intraOpNumThreads: threads });
+const runtime = new F.Runtime({
+  intraOpNumThreads: threads,
+  enableMemPattern: process.env.ORTRL_MEM_PATTERN === "1",
+  enableCpuMemArena: process.env.ORTRL_ARENA !== "0",
+});
 const lm = new F.CausalLM(arch, params, runtime);
 const randomRows = (b: number, t: number) => Array.from({ length: b }, () => Array.from({ length: t }, () => rng.int(3, arch.vocabSize)));
 const times: number[] = [];
@@ -74,7 +78,7 @@ if (mode === "forward") {
     const out = await exe.run(feeds);
     const t1 = performance.now();
     const grads = new Map(trainable.names.map((n) => [n, out[`grad.${n}`]!.data as Float32Array]));
-    if (!process.env.BENCH_NO_OPT) opt.step(trainable, grads);
+    opt.step(trainable, grads);
     const t2 = performance.now();
     if (s > 0) {
       times.push((t2 - t0) / 1000);

@@ -3,10 +3,12 @@
  * bench/results.jsonl. Threads: ORTRL_THREADS (default 2).
  */
 import { benchEngine } from "./engine.bench.js";
+import { benchLlama } from "./llama.bench.js";
 
 const threads = Number(process.env.ORTRL_THREADS ?? 2);
 const all: Record<string, () => Promise<void>> = {
   engine: () => benchEngine(threads),
+  llama: () => benchLlama(threads),
 };
 const names = process.argv.slice(2).filter((a) => !a.startsWith("-"));
 for (const n of names.length ? names : Object.keys(all)) {

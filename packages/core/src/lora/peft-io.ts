@@ -3,7 +3,7 @@
  * `base_model.model.<module>.lora_A.weight` ([r, in]) / `.lora_B.weight` ([out, r]); modules_to_save
  * tensors as `base_model.model.<name>` (PEFT strips `modules_to_save.<adapter>` on save).
  */
-import { existsSync, readFileSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { writeJsonAtomic } from "../io/atomic.js";
 import { SafetensorsFile, writeSafetensors } from "../io/safetensors.js";
@@ -136,6 +136,7 @@ export function loadPeftAdapter(dir: string, arch: LlamaArch, baseParams: ParamS
 
 /** Writes a PEFT adapter directory (files written atomically). */
 export function savePeftAdapter(dir: string, adapter: LoraAdapter, baseParams: ParamStore, baseModel: string): void {
+  mkdirSync(dir, { recursive: true });
   const tensors: Record<string, { dtype: "F32"; shape: number[]; data: Float32Array }> = {};
   for (const n of adapter.params.names) tensors[`${PREFIX}${n}`] = { dtype: "F32", shape: [...adapter.params.shape(n)], data: adapter.params.get(n) };
   for (const n of adapter.modulesToSave) tensors[`${PREFIX}${n}`] = { dtype: "F32", shape: [...baseParams.shape(n)], data: baseParams.get(n) };

@@ -3,7 +3,7 @@
  * tokenizer files, generation_config.json). Weights of any float dtype (F32/F16/BF16/F64) are
  * converted to float32 straight into a ParamStore.
  */
-import { copyFileSync, existsSync } from "node:fs";
+import { copyFileSync, existsSync, mkdirSync } from "node:fs";
 import { join } from "node:path";
 import { type GenerationConfig, type LlamaConfig, llamaConfigToJson, openModelWeights, readGenerationConfig, readLlamaConfig } from "../io/hf-model-dir.js";
 import { writeJsonAtomic } from "../io/atomic.js";
@@ -75,6 +75,7 @@ export interface SaveModelOptions {
  * written atomically.
  */
 export async function savePretrained(dir: string, opts: SaveModelOptions): Promise<void> {
+  mkdirSync(dir, { recursive: true });
   writeJsonAtomic(join(dir, "config.json"), llamaConfigToJson({ ...opts.config, torchDtype: "float32" }));
   const tensors: Record<string, { dtype: "F32"; shape: number[]; data: Float32Array }> = {};
   for (const name of opts.params.names) tensors[name] = { dtype: "F32", shape: [...opts.params.shape(name)], data: opts.params.get(name) };

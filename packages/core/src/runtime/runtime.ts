@@ -21,6 +21,13 @@ export interface RuntimeOptions {
   graphOptimizationLevel?: "disabled" | "basic" | "extended" | "all";
   /** Dump optimised models here for inspection (debugging). */
   optimizedModelDir?: string;
+  /** onnxruntime's CPU memory arena (default true: turning it off costs 14-32% speed, DESIGN.md). */
+  enableCpuMemArena?: boolean;
+  /**
+   * Pre-planned memory pattern for repeated shapes (default false: measured on a SmolLM2-135M training
+   * step, the pattern raised peak RSS by 1.3 GiB at no speed gain; see BENCHMARKS.md).
+   */
+  enableMemPattern?: boolean;
 }
 
 /** A tensor handed to or returned by a session: typed data in row-major order with concrete dims. */
@@ -127,8 +134,8 @@ export async function createSession(bytes: Uint8Array, options: RuntimeOptions =
   const so: ort.InferenceSession.SessionOptions = {
     executionProviders: [ep],
     graphOptimizationLevel: options.graphOptimizationLevel ?? "all",
-    enableCpuMemArena: true,
-    enableMemPattern: true,
+    enableCpuMemArena: options.enableCpuMemArena ?? true,
+    enableMemPattern: options.enableMemPattern ?? false,
   };
   if (options.intraOpNumThreads) so.intraOpNumThreads = options.intraOpNumThreads;
   if (options.optimizedModelDir) so.optimizedModelFilePath = `${options.optimizedModelDir}/optimized-${Date.now()}.onnx`;
