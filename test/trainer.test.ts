@@ -149,3 +149,15 @@ function jsonlOfLines(): string {
   writeFileSync(path, lines.map((text) => JSON.stringify({ text })).join("\n"));
   return path;
 }
+
+describe("Sampler seam", () => {
+  it("generates from the policy's current weights", async () => {
+    const r = await cptRun({ maxSteps: 1 });
+    const sampler = r.container.get<F.Sampler>(F.Sampler);
+    const a = await sampler.generate([[1], [1, 403]], { maxNewTokens: 8, temperature: 0 });
+    expect(a.completions.map((c) => c.length)).toEqual([8, 8]);
+    await r.trainer.run();
+    const b = await sampler.generate([[1], [1, 403]], { maxNewTokens: 8, temperature: 0 });
+    expect(b.completions).toHaveLength(2);
+  });
+});

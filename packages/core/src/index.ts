@@ -40,6 +40,7 @@ export * from "./model/pretrained.js";
 export * from "./model/evaluate.js";
 export * from "./generate/sampling.js";
 export * from "./generate/generate.js";
+export * from "./generate/sampler.js";
 export * from "./train/causal-lm-graph.js";
 export * from "./lora/lora-config.js";
 export * from "./lora/adapter.js";

@@ -5,34 +5,24 @@
 import * as fs from "node:fs";
 import * as path from "node:path";
 import type { Llama3RopeScaling } from "../nn/rotary.js";
+import type { LlamaArch } from "../model/llama-arch.js";
 import { SafetensorsFile, type SafetensorsTensorInfo, type TensorSource } from "./safetensors.js";
 
 /** Architectures readLlamaConfig accepts (all the Llama decoder: RMSNorm, rotary, GQA, SwiGLU). */
 export const LLAMA_ARCHITECTURES = ["LlamaForCausalLM", "MistralForCausalLM", "Qwen2ForCausalLM"] as const;
 export type LlamaArchitecture = (typeof LLAMA_ARCHITECTURES)[number];
 
-/** A Llama-family config.json, camelCased, defaults filled in as transformers fills them. */
-export interface LlamaConfig {
+/**
+ * A Llama-family config.json, camelCased, defaults filled in as transformers fills them: the
+ * architecture numbers of {@link LlamaArch} (required here: ropeScaling, the bias flags) plus the rest.
+ */
+export interface LlamaConfig extends LlamaArch {
   /** The supported entry of `architectures` this config was read as. */
   architecture: LlamaArchitecture;
   architectures: string[];
   modelType: string;
-  hiddenSize: number;
-  intermediateSize: number;
-  numHiddenLayers: number;
-  numAttentionHeads: number;
-  /** Key/value heads (grouped-query attention); divides numAttentionHeads. */
-  numKeyValueHeads: number;
-  /** Per-head dimension: `head_dim`, default hiddenSize / numAttentionHeads. */
-  headDim: number;
-  vocabSize: number;
-  rmsNormEps: number;
-  ropeTheta: number;
   /** Llama 3.1 rotary scaling (`rope_scaling` with rope_type "llama3"); null for plain RoPE. */
   ropeScaling: Llama3RopeScaling | null;
-  maxPositionEmbeddings: number;
-  /** lm_head shares model.embed_tokens.weight (no lm_head.weight tensor). */
-  tieWordEmbeddings: boolean;
   /** Some attention projection has a bias (= qkvBias || oBias); use qkvBias / oBias to build the model. */
   attentionBias: boolean;
   /** q_proj, k_proj and v_proj have biases (Llama `attention_bias`; always true for Qwen2). */

@@ -9,13 +9,17 @@ export interface LlamaArch {
   intermediateSize: number;
   numHiddenLayers: number;
   numAttentionHeads: number;
+  /** Key/value heads (grouped-query attention); divides numAttentionHeads. */
   numKeyValueHeads: number;
+  /** Per-head dimension (HF `head_dim`, default hiddenSize / numAttentionHeads). */
   headDim: number;
   vocabSize: number;
   rmsNormEps: number;
   ropeTheta: number;
+  /** Llama 3.1 rotary scaling; null/absent for plain RoPE. */
   ropeScaling?: Llama3RopeScaling | null;
   maxPositionEmbeddings: number;
+  /** lm_head shares model.embed_tokens.weight (no lm_head.weight tensor). */
   tieWordEmbeddings: boolean;
   /** Biases on q/k/v projections (Qwen2, or Llama attention_bias). */
   qkvBias?: boolean;

@@ -5,7 +5,7 @@
  * Outputs are fresh copies made by onnxruntime; keep large state out of graph outputs.
  */
 import * as ort from "onnxruntime-node";
-import type { AnyTypedArray, DType } from "../ir/dtype.js";
+import { type AnyTypedArray, type DType, ORT_TYPE } from "../ir/dtype.js";
 import type { Graph, Value } from "../ir/graph.js";
 import { formatShape } from "../ir/shape.js";
 import { exportOnnx } from "../onnx/export.js";
@@ -36,17 +36,8 @@ export interface TensorData {
   dims: readonly number[];
 }
 
-const ORT_TYPES: Record<DType, ort.Tensor.Type> = {
-  float32: "float32",
-  float64: "float64",
-  float16: "float16",
-  int64: "int64",
-  int32: "int32",
-  bool: "bool",
-};
-
 function toOrt(dtype: DType, t: TensorData): ort.Tensor {
-  return new ort.Tensor(ORT_TYPES[dtype], t.data as never, t.dims as number[]);
+  return new ort.Tensor(ORT_TYPE[dtype] as ort.Tensor.Type, t.data as never, t.dims as number[]);
 }
 
 /** A compiled graph: one onnxruntime session and the names it reads and writes. */

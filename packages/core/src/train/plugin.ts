@@ -10,7 +10,8 @@
  *   const result = await container.get<DefaultTrainer>(Trainer).run();
  *
  * Core binds: TrainingArgs, Policy, TrainerEvents (an EventBus), Optimizer (AdamW/SGD from the args),
- * LrScheduler (from the args and the training set size) and Trainer (DefaultTrainer). A plugin binds
+ * LrScheduler (from the args and the training set size), Sampler (generation from the policy) and
+ * Trainer (DefaultTrainer). A plugin binds
  * at least TrainDataset and Objective, and EvalDataset when it has held-out data.
  */
 import "reflect-metadata";
@@ -21,7 +22,8 @@ import { EventBus } from "./events.js";
 import { makeOptimizer } from "./optimizer-factory.js";
 import { makeScheduler, warmupStepsFor } from "./schedule.js";
 import { DefaultTrainer, planSteps } from "./trainer.js";
-import { LrScheduler, Policy, TrainDataset, Trainer, TrainerEvents, TrainingArgs } from "./seams.js";
+import { LrScheduler, Policy, Sampler, TrainDataset, Trainer, TrainerEvents, TrainingArgs } from "./seams.js";
+import { PolicySampler } from "../generate/sampler.js";
 
 export interface MethodPlugin<C extends TrainingArguments = TrainingArguments> {
   /** Method name, e.g. "cpt". */
@@ -52,6 +54,7 @@ export function createTrainingContainer(opts: { policy: Policy; args: TrainingAr
       [TrainingArgs, TrainDataset],
     )
     .inSingletonScope();
+  c.bind<Sampler>(Sampler).toResolvedValue((p: Policy) => new PolicySampler(p), [Policy]).inSingletonScope();
   c.bind<DefaultTrainer>(Trainer).to(DefaultTrainer).inSingletonScope();
   return c;
 }
