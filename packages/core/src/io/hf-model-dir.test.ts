@@ -114,6 +114,9 @@ describe("readLlamaConfig", () => {
     expect(q.extra).toEqual({ use_sliding_window: false, attention_bias: false });
     expect(parseLlamaConfig(llamaConfigToJson(q))).toEqual(q);
     expect(llamaConfigToJson(q)).not.toHaveProperty("head_dim");
+    // Newer Qwen2 checkpoints may set head_dim; sliding-window attention is refused, not silently ignored.
+    expect(parseLlamaConfig({ ...BASE, architectures: ["Qwen2ForCausalLM"], head_dim: 8 }).headDim).toBe(8);
+    expect(errorOf(() => parseLlamaConfig({ ...BASE, architectures: ["Qwen2ForCausalLM"], use_sliding_window: true }))).toMatch(/use_sliding_window.*not supported/);
 
     const m = parseLlamaConfig({ ...BASE, architectures: ["MistralForCausalLM"], sliding_window: null, num_key_value_heads: 2 });
     expect(m).toMatchObject({ qkvBias: false, oBias: false, attentionBias: false, modelType: "mistral", maxPositionEmbeddings: 131072 });

@@ -213,8 +213,10 @@ export function parseLlamaConfig(json: unknown, source = "config.json"): LlamaCo
   const numKeyValueHeads = f.posInt("num_key_value_heads", numAttentionHeads);
   if (numAttentionHeads % numKeyValueHeads !== 0)
     f.fail("num_key_value_heads", `must divide num_attention_heads (${numAttentionHeads})`);
-  // Qwen2 has no head_dim key (transformers ignores one): the key stays in `extra`.
-  const hd = isQwen2 ? undefined : f.raw("head_dim");
+  // head_dim is optional everywhere (newer transformers reads it for Qwen2 too).
+  const hd = f.raw("head_dim");
+  // Peek (not read): the key stays in `extra` and is written back.
+  if (isQwen2 && json.use_sliding_window === true) f.fail("use_sliding_window", "is true: sliding-window attention is not supported");
   let headDim: number;
   if (hd === undefined || hd === null) {
     if (hiddenSize % numAttentionHeads !== 0)
@@ -269,8 +271,7 @@ export function readLlamaConfig(dir: string): LlamaConfig {
  * The config.json object transformers would write for `cfg` (snake_case keys, sorted; `extra` keys kept).
  * Write it with `JSON.stringify(obj, null, 2)`.
  * @throws Error when the bias flags do not fit the architecture (Llama: qkvBias === oBias; Mistral: no biases;
- *   Qwen2: q/k/v biases only), attentionBias !== (qkvBias || oBias), or headDim differs from
- *   hiddenSize / numAttentionHeads for Qwen2.
+ *   Qwen2: q/k/v biases only) or attentionBias !== (qkvBias || oBias).
  */
 export function llamaConfigToJson(cfg: LlamaConfig): Record<string, unknown> {
   const arch = cfg.architecture;
@@ -279,8 +280,6 @@ export function llamaConfigToJson(cfg: LlamaConfig): Record<string, unknown> {
   if (arch === "LlamaForCausalLM" && cfg.qkvBias !== cfg.oBias) throw bad("attention_bias covers q/k/v/o alike: qkvBias and oBias must match");
   if (arch === "MistralForCausalLM" && (cfg.qkvBias || cfg.oBias || cfg.mlpBias)) throw bad("Mistral has no biases");
   if (arch === "Qwen2ForCausalLM" && (!cfg.qkvBias || cfg.oBias || cfg.mlpBias)) throw bad("Qwen2 has q/k/v biases only");
-  if (arch === "Qwen2ForCausalLM" && cfg.headDim * cfg.numAttentionHeads !== cfg.hiddenSize)
-    throw bad("Qwen2 needs headDim = hiddenSize / numAttentionHeads");
   const rs = cfg.ropeScaling;
   const out: Record<string, unknown> = {
     ...cfg.extra,
@@ -307,7 +306,7 @@ export function llamaConfigToJson(cfg: LlamaConfig): Record<string, unknown> {
     bos_token_id: cfg.bosTokenId,
     eos_token_id: cfg.eosTokenId,
   };
-  if (arch !== "Qwen2ForCausalLM") out["head_dim"] = cfg.headDim;
+  if (arch !== "Qwen2ForCausalLM" || cfg.headDim * cfg.numAttentionHeads !== cfg.hiddenSize) out["head_dim"] = cfg.headDim;
   if (arch === "LlamaForCausalLM") {
     out["attention_bias"] = cfg.oBias;
     out["mlp_bias"] = cfg.mlpBias;
