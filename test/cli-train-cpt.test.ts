@@ -9,7 +9,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
 import { SafetensorsFile } from "@ortrl/core";
-import { type CliResult, SHARED, ortrl } from "./helpers/cli.js";
+import { type CliResult, REPO_ROOT, SHARED, ortrl } from "./helpers/cli.js";
 
 const MODEL = join(SHARED, "models/stories260K-hf");
 const SHAKESPEARE = join(SHARED, "data/tinyshakespeare/input.txt");
@@ -169,7 +169,8 @@ describe("ortrl train cpt: bad input", () => {
     failsWith(train([...flags, "--data", bad]), /bad\.jsonl:2: invalid JSON/);
     failsWith(train([...flags, "--data", notext]), /notext\.jsonl:3: record has no 'text' field/);
     failsWith(train([...flags, "--data", trainTxt, "--eval-data", bad]), /bad\.jsonl:2: invalid JSON/);
-    failsWith(train([...flags, "--data", trainTxt, "--resume-from-checkpoint", join(out, "checkpoint-9")]), /checkpoint-9: not a checkpoint/);
+    failsWith(train([...flags, "--data", trainTxt, "--resume-from-checkpoint", join(out, "checkpoint-9")]), /checkpoint-9 does not exist/);
+    failsWith(train([...flags, "--data", trainTxt]), /already holds a training run.*--overwrite-output-dir/);
 
     expect(readdirSync(out).sort()).toEqual(before.files);
     expect(readdirSync(ck).sort()).toEqual(before.ckFiles);
@@ -224,5 +225,34 @@ describe("ortrl train cpt: divergence", () => {
     expect(existsSync(join(out, "checkpoint-2"))).toBe(false);
     expect(existsSync(join(out, "model.safetensors"))).toBe(false); // no final model from a diverged run
     expect(lines(join(out, "metrics.jsonl")).map((m) => m.step)).toEqual([1]);
+  });
+});
+
+describe("ortrl train cpt: defaults and interruption", () => {
+  it("caps the default max_seq_length (1024) at the model's context (512) and stops on SIGINT with a checkpoint", async () => {
+    const { spawn } = await import("node:child_process");
+    const out = join(mkdtempSync(join(tmpdir(), "ortrl-sigint-")), "run");
+    const bin = join(REPO_ROOT, "packages/cli/bin/ortrl.js");
+    const child = spawn(process.execPath, [bin, "train", "cpt", "--model", MODEL, "--data", join(SHARED, "data/tinyshakespeare/input.txt"), "--output-dir", out, "--max-steps", "1000", "--per-device-train-batch-size", "1", "--logging-steps", "1"], { cwd: REPO_ROOT });
+    let stdout = "";
+    let stderr = "";
+    child.stdout.on("data", (d) => (stdout += d));
+    child.stderr.on("data", (d) => (stderr += d));
+    // Interrupt once a few steps are logged (metrics.jsonl grows).
+    await new Promise<void>((resolve) => {
+      const t = setInterval(() => {
+        if (existsSync(join(out, "metrics.jsonl")) && readFileSync(join(out, "metrics.jsonl"), "utf8").split("\n").length > 3) {
+          clearInterval(t);
+          child.kill("SIGINT");
+          resolve();
+        }
+      }, 200);
+    });
+    const code = await new Promise<number | null>((resolve) => child.on("close", resolve));
+    expect(code).toBe(130);
+    const result = JSON.parse(stdout.trim().split("\n").at(-1)!);
+    expect(result.interrupted).toBe(true);
+    expect(stderr).toMatch(new RegExp(`interrupted after step ${result.global_step}; .*--resume-from-checkpoint .*checkpoint-${result.global_step}`));
+    expect(existsSync(join(out, `checkpoint-${result.global_step}`, "trainer_state.json"))).toBe(true);
   });
 });

@@ -1,4 +1,5 @@
 /** The `ortrl` command line. */
+import { readFileSync } from "node:fs";
 import { Command } from "commander";
 import { evalCommand } from "./commands/eval.js";
 import { generateCommand } from "./commands/generate.js";
@@ -9,6 +10,7 @@ import { UsageError, reportAndExit } from "./errors.js";
 export function buildProgram(): Command {
   const program = new Command("ortrl")
     .description("post-training for language models on onnxruntime-node")
+    .version(cliVersion())
     .exitOverride()
     .configureOutput({ outputError: () => {} });
   program.addCommand(generateCommand());
@@ -25,12 +27,25 @@ export function buildProgram(): Command {
   return program;
 }
 
+function cliVersion(): string {
+  try {
+    return JSON.parse(readFileSync(new URL("../package.json", import.meta.url), "utf8")).version as string;
+  } catch {
+    return "unknown";
+  }
+}
+
 export async function main(argv: string[]): Promise<void> {
+  // Library warnings (e.g. skipped dataset records) as one plain line each.
+  process.removeAllListeners("warning");
+  process.on("warning", (w) => process.stderr.write(`ortrl: warning: ${w.message}\n`));
   try {
     await buildProgram().parseAsync(argv);
   } catch (e) {
     const err = e as { code?: string; exitCode?: number; message?: string };
-    if (err.code === "commander.helpDisplayed" || err.code === "commander.version" || err.code === "commander.help") process.exit(0);
+    if (err.code === "commander.helpDisplayed" || err.code === "commander.version") process.exit(0);
+    // `ortrl` or `ortrl train` without a command: help went to stderr; a usage error.
+    if (err.code === "commander.help") process.exit(2);
     if (typeof err.code === "string" && err.code.startsWith("commander.")) reportAndExit(new UsageError((err.message ?? "").replace(/^error: /, "")));
     reportAndExit(e);
   }

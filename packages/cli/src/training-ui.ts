@@ -10,8 +10,11 @@ import type { Subscription } from "rxjs";
 import type { TrainerEvents } from "@ortrl/core";
 
 export function attachTrainingUi(events: TrainerEvents, outputDir: string): Subscription {
-  mkdirSync(outputDir, { recursive: true });
   const metricsFile = join(outputDir, "metrics.jsonl");
+  const appendMetrics = (line: object) => {
+    mkdirSync(outputDir, { recursive: true });
+    appendFileSync(metricsFile, JSON.stringify(line) + "\n");
+  };
   const bar = new cliProgress.SingleBar(
     { format: "{bar} {value}/{total} steps | loss {loss} | lr {lr} | {tps} tok/s | eta {eta_formatted}", hideCursor: true, stream: process.stderr },
     cliProgress.Presets.shades_classic,
@@ -37,10 +40,10 @@ export function attachTrainingUi(events: TrainerEvents, outputDir: string): Subs
         break;
       }
       case "log":
-        appendFileSync(metricsFile, JSON.stringify({ step: e.step, ...e.metrics }) + "\n");
+        appendMetrics({ step: e.step, ...e.metrics });
         break;
       case "evaluate":
-        appendFileSync(metricsFile, JSON.stringify({ step: e.step, ...e.metrics }) + "\n");
+        appendMetrics({ step: e.step, ...e.metrics });
         if (!process.stderr.isTTY) process.stderr.write(`step ${e.step}: eval_loss ${e.metrics.eval_loss!.toFixed(4)} perplexity ${e.metrics.perplexity!.toFixed(3)}\n`);
         break;
       case "train_end":

@@ -1,6 +1,6 @@
 /**
- * Raw text for continued pretraining: documents from `.txt` files (a file is one document) or JSONL
- * `{"text"}` records (a record is one document).
+ * Raw text for continued pretraining: documents from `.txt` files (a file is one document), JSONL
+ * `{"text"}` records or a `.json` array of them (a record is one document).
  *
  * Training: each document is tokenized with the tokenizer's BOS (as configured) and followed by EOS.
  * With packing, all documents are concatenated and cut into blocks of exactly maxSeqLength tokens (the
@@ -10,7 +10,7 @@
  * Evaluation: each document is scored on its own, BOS + text without EOS, as `ortrl eval` does; a
  * document longer than maxSeqLength is cut into consecutive maxSeqLength blocks, so all of it counts.
  */
-import { DataError, type TokenizedExample, type TokenizerLike, readJsonl, readTextFile, stringField } from "@ortrl/core";
+import { DataError, type TokenizedExample, type TokenizerLike, readRecords, readTextFile, stringField } from "@ortrl/core";
 
 export interface Document {
   source: string;
@@ -23,7 +23,7 @@ export interface Document {
  */
 export function readDocuments(path: string): Document[] {
   if (path.endsWith(".jsonl") || path.endsWith(".json")) {
-    const recs = readJsonl(path);
+    const recs = readRecords(path);
     if (recs.length === 0) throw new DataError(path, 0, "no records");
     return recs.map((r) => ({ source: `${path}:${r.line}`, text: stringField(path, r, "text") }));
   }

@@ -4,7 +4,7 @@
  * --max-length, default max_position_embeddings). Prints `{"loss": L, "perplexity": P, "tokens": N}`.
  */
 import { Command } from "commander";
-import { DataError, evaluateLoss, readJsonl, stringField } from "@ortrl/core";
+import { DataError, evaluateLoss, readRecords, stringField } from "@ortrl/core";
 import { num } from "../errors.js";
 import { type ModelFlags, addModelOptions, loadModel } from "./model-options.js";
 
@@ -17,11 +17,11 @@ interface EvalFlags extends ModelFlags {
 export function evalCommand(): Command {
   const cmd = new Command("eval").description("causal-LM loss and perplexity of a model on {\"text\"} JSONL records");
   addModelOptions(cmd)
-    .requiredOption("--data <file>", "JSONL file, one {\"text\": ...} object per line")
+    .requiredOption("--data <file>", "JSONL file, one {\"text\": ...} object per line (or a .json array of them)")
     .option("--max-length <n>", "truncate each record to N tokens (default: max_position_embeddings)", num("--max-length", true, 2))
     .option("--batch-size <n>", "records per forward pass", num("--batch-size", true, 1), 8)
     .action(async (flags: EvalFlags) => {
-      const records = readJsonl(flags.data);
+      const records = readRecords(flags.data);
       if (records.length === 0) throw new DataError(flags.data, 0, "no records");
       const texts = records.map((r) => stringField(flags.data, r, "text"));
       const m = await loadModel(flags);
@@ -33,6 +33,7 @@ export function evalCommand(): Command {
         if (tok.addEosToken && ids.length && ids[ids.length - 1] === tok.eosTokenId) ids.pop();
         return ids.slice(0, maxLen);
       });
+      if (seqs.every((x) => x.length < 2)) throw new DataError(flags.data, 0, "no record has 2 or more tokens to score");
       const r = await evaluateLoss(m.lm, seqs, { batchSize: flags.batchSize });
       process.stdout.write(JSON.stringify({ loss: r.loss, perplexity: r.perplexity, tokens: r.tokens }) + "\n");
     });

@@ -26,7 +26,11 @@ export function generateCommand(): Command {
     .requiredOption("--prompt <text>", "prompt text (may be empty)")
     .option("--max-new-tokens <n>", "maximum new tokens", num("--max-new-tokens", true, 1), 128)
     .option("--temperature <t>", "sampling temperature (0 = greedy)", num("--temperature", false, 0))
-    .option("--top-p <p>", "nucleus sampling mass in (0, 1]", num("--top-p", false, 0))
+    .option("--top-p <p>", "nucleus sampling mass in (0, 1]", (raw: string) => {
+      const v = num("--top-p", false, 0)(raw);
+      if (!(v > 0 && v <= 1)) throw new UsageError(`--top-p expects a number in (0, 1], got '${raw}'`);
+      return v;
+    })
     .option("--top-k <k>", "keep the k most likely tokens (0 = off)", num("--top-k", true, 0))
     .option("--seed <s>", "sampler seed", num("--seed", true, 0), 0)
     .option("--chat", "wrap the prompt in the model's chat template as a user turn")
@@ -38,6 +42,7 @@ export function generateCommand(): Command {
       let ids: number[];
       if (flags.chat) {
         const chatTemplate = flags.chatTemplate ? readTextFile(flags.chatTemplate) : undefined;
+        if (!chatTemplate && !tok.chatTemplate) throw new UsageError(`${flags.model} has no chat_template: pass --chat-template FILE (a .jinja template)`);
         const text = tok.applyChatTemplate([{ role: "user", content: flags.prompt }], { addGenerationPrompt: true, chatTemplate });
         ids = tok.encode(text, { addSpecialTokens: false });
       } else {

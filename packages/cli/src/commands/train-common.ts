@@ -2,6 +2,8 @@
  * Flags shared by `ortrl train <method>` commands, their merge with `--config FILE` (flags win), and
  * running a method plugin with progress output and metrics.jsonl.
  */
+import { existsSync, readdirSync, rmSync, statSync } from "node:fs";
+import { join } from "node:path";
 import { type Command, Option } from "commander";
 import {
   CausalLmPolicy,
@@ -43,6 +45,7 @@ export function addTrainingOptions(cmd: Command): Command {
     .option("--eval-steps <n>", "evaluate every N steps", num("--eval-steps", true, 1))
     .option("--save-steps <n>", "checkpoint every N steps (0 = final model only)", num("--save-steps", true, 0))
     .option("--save-total-limit <n>", "keep at most N checkpoints", num("--save-total-limit", true, 1))
+    .option("--overwrite-output-dir", "replace an earlier run's checkpoints, metrics.jsonl and model in --output-dir")
     .addOption(new Option("--device <device>", "execution provider").choices(["cpu", "cuda"]))
     .option("--threads <n>", "intra-op threads", num("--threads", true, 1));
 }
@@ -78,7 +81,8 @@ export async function runTraining<C extends TrainingArguments>(spec: RunSpec<C>)
   const model = await loadPretrained(o.model, runtime);
   const policy = CausalLmPolicy.fromPretrained(model, spec.lora ?? null, config.seed);
   const container = createTrainingContainer({ policy, args: config });
-  await container.load(spec.plugin.module(config));
+  await container.load(spec.plugin.module(config)); // reads (and validates) the data files
+  prepareOutputDir(config.outputDir, config.resumeFromCheckpoint !== null, o.overwriteOutputDir === true);
   const trainer = container.get<DefaultTrainer>(Trainer);
   const sub = attachTrainingUi(container.get<TrainerEvents>(TrainerEvents), config.outputDir);
   // Ctrl-C stops after the current optimizer step and saves a checkpoint to resume from.
@@ -87,9 +91,44 @@ export async function runTraining<C extends TrainingArguments>(spec: RunSpec<C>)
   process.once("SIGINT", onSigint);
   try {
     const result = await trainer.run({ signal: controller.signal });
-    process.stdout.write(JSON.stringify({ global_step: result.globalStep, train_loss: result.trainLoss, ...(result.evalMetrics ?? {}), output_dir: config.outputDir }) + "\n");
+    const summary = { global_step: result.globalStep, train_loss: result.trainLoss, ...(result.evalMetrics ?? {}), output_dir: config.outputDir };
+    if (result.stopped) {
+      const last = join(config.outputDir, `checkpoint-${result.globalStep}`);
+      process.stderr.write(`ortrl: interrupted after step ${result.globalStep}; checkpoint saved: resume with --resume-from-checkpoint ${last}\n`);
+      process.stdout.write(JSON.stringify({ ...summary, interrupted: true }) + "\n");
+      process.exitCode = 130;
+      return;
+    }
+    process.stdout.write(JSON.stringify(summary) + "\n");
   } finally {
     process.off("SIGINT", onSigint);
     sub.unsubscribe();
   }
+}
+
+/** Files and folders of an earlier run in an output directory. */
+function earlierRun(dir: string): string[] {
+  if (!existsSync(dir)) return [];
+  return readdirSync(dir).filter(
+    (f) => /^checkpoint-\d+$/.test(f) || ["metrics.jsonl", "model.safetensors", "model.safetensors.index.json", "adapter_model.safetensors", "adapter_config.json"].includes(f),
+  );
+}
+
+/**
+ * Checks --output-dir before training: it must be a directory (or not exist); a fresh run (no
+ * --resume-from-checkpoint) into a directory holding an earlier run is refused unless
+ * --overwrite-output-dir, which then removes that run's checkpoints, metrics.jsonl and model files.
+ */
+function prepareOutputDir(dir: string, resuming: boolean, overwrite: boolean): void {
+  if (existsSync(dir) && !statSync(dir).isDirectory()) throw new UsageError(`--output-dir ${dir} is a file, expected a directory`);
+  if (resuming) return;
+  const old = earlierRun(dir);
+  if (!old.length) return;
+  if (!overwrite) {
+    throw new UsageError(
+      `--output-dir ${dir} already holds a training run (${old.slice(0, 3).join(", ")}${old.length > 3 ? ", ..." : ""}); ` +
+        "pass --overwrite-output-dir to replace it or --resume-from-checkpoint to continue it",
+    );
+  }
+  for (const f of old) rmSync(join(dir, f), { recursive: true, force: true });
 }

@@ -11,7 +11,7 @@ import { type PretrainedModel, loadPretrained } from "../model/pretrained.js";
 import { padBatch, batchFeeds } from "../model/batch.js";
 import { buildCausalLmTrainGraph } from "../train/causal-lm-graph.js";
 import { attachAdapterFromDir, loadPeftAdapter } from "./peft-io.js";
-import { mergeLora, unmergeLora } from "./merge.js";
+import { mergeAndUnload, mergeLora, unmergeLora } from "./merge.js";
 import type { LoraAdapter } from "./adapter.js";
 
 const runtime = new Runtime();
@@ -82,6 +82,18 @@ describe("PEFT LoRA adapter on tiny-llama", () => {
     }
     unmergeLora(merged, adapter);
     for (const n of base.names) expect(compareArrays(merged.get(n), base.get(n), 0, 1e-6), n).toBeNull();
+  });
+});
+
+describe("mergeAndUnload", () => {
+  it("folds the adapter into the base: same logits without the adapter path", async () => {
+    const m = await loadPretrained(`${TINY_LLAMA_DIR}model`, runtime);
+    await attachAdapterFromDir(m.lm, `${TINY_LLAMA_DIR}adapter`);
+    mergeAndUnload(m.lm);
+    expect(m.lm.adapter).toBeNull();
+    const logits = await m.lm.logits(batch);
+    expect(compareArrays(logits, want.readFloat32("lora_logits"), 1e-4, 1e-5, realRows(97))).toBeNull();
+    expect(() => mergeAndUnload(m.lm)).toThrow(/no adapter/);
   });
 });
 

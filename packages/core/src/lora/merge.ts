@@ -2,10 +2,13 @@
  * Merging a LoRA adapter into its base weights (PEFT merge_and_unload): W <- W + scaling * B A,
  * and the inverse (unmerge): W <- W - scaling * B A. Computed in float64 accumulators per row.
  */
+import type { CausalLM } from "../model/causal-lm.js";
 import type { ParamStore } from "../params/param-store.js";
 import type { LoraAdapter } from "./adapter.js";
 
-function applyDelta(base: ParamStore, adapter: LoraAdapter, sign: 1 | -1): void {
+type Mergeable = Pick<LoraAdapter, "placement" | "params">;
+
+function applyDelta(base: ParamStore, adapter: Mergeable, sign: 1 | -1): void {
   const { r, scaling, modules } = adapter.placement;
   for (const m of modules) {
     const W = base.get(`${m}.weight`);
@@ -28,12 +31,24 @@ function applyDelta(base: ParamStore, adapter: LoraAdapter, sign: 1 | -1): void 
   }
 }
 
-/** Adds the adapter's update into `base` in place. */
-export function mergeLora(base: ParamStore, adapter: LoraAdapter): void {
+/** Adds the adapter's update into `base` in place (the adapter stays as it is: see {@link mergeAndUnload}). */
+export function mergeLora(base: ParamStore, adapter: Mergeable): void {
   applyDelta(base, adapter, 1);
 }
 
 /** Removes a previously merged update from `base` in place. */
-export function unmergeLora(base: ParamStore, adapter: LoraAdapter): void {
+export function unmergeLora(base: ParamStore, adapter: Mergeable): void {
   applyDelta(base, adapter, -1);
+}
+
+/**
+ * PEFT's merge_and_unload: folds the attached adapter into the model's base weights and detaches it, so
+ * `lm` computes what the adapted model computed, without the adapter path.
+ * @throws Error when no adapter is attached.
+ */
+export function mergeAndUnload(lm: CausalLM): void {
+  if (!lm.adapter) throw new Error("mergeAndUnload: no adapter is attached");
+  mergeLora(lm.params, lm.adapter);
+  lm.adapter = null;
+  lm.adapterEnabled = true;
 }

@@ -42,6 +42,7 @@ export function peftConfigJson(c: LoraConfig, baseModel: string): Record<string,
  */
 export function readPeftConfig(dir: string): LoraConfig {
   const path = join(dir, "adapter_config.json");
+  if (!existsSync(dir)) throw new Error(`adapter directory ${dir} does not exist`);
   if (!existsSync(path)) throw new Error(`${dir}: no adapter_config.json (not a PEFT adapter directory)`);
   let j: Record<string, any>;
   try {

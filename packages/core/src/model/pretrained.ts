@@ -3,10 +3,10 @@
  * tokenizer files, generation_config.json). Weights of any float dtype (F32/F16/BF16/F64) are
  * converted to float32 straight into a ParamStore.
  */
-import { copyFileSync, existsSync, mkdirSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { type GenerationConfig, type LlamaConfig, llamaConfigToJson, openModelWeights, readGenerationConfig, readLlamaConfig } from "../io/hf-model-dir.js";
-import { writeJsonAtomic } from "../io/atomic.js";
+import { writeFileAtomic, writeJsonAtomic } from "../io/atomic.js";
 import { writeSafetensors } from "../io/safetensors.js";
 import { ParamStore } from "../params/param-store.js";
 import { Runtime } from "../runtime/runtime.js";
@@ -55,6 +55,7 @@ export function loadWeights(dir: string, config: LlamaConfig): ParamStore {
  */
 export async function loadPretrained(dir: string, runtime: Runtime = new Runtime()): Promise<PretrainedModel> {
   if (!existsSync(dir)) throw new Error(`model directory ${dir} does not exist`);
+  if (!statSync(dir).isDirectory()) throw new Error(`model directory ${dir} is a file, expected a Hugging Face model directory`);
   const config = readLlamaConfig(dir);
   const params = loadWeights(dir, config);
   const tokenizer = existsSync(join(dir, "tokenizer.json")) ? await Tokenizer.fromDir(dir) : null;
@@ -80,12 +81,17 @@ export async function savePretrained(dir: string, opts: SaveModelOptions): Promi
   const tensors: Record<string, { dtype: "F32"; shape: number[]; data: Float32Array }> = {};
   for (const name of opts.params.names) tensors[name] = { dtype: "F32", shape: [...opts.params.shape(name)], data: opts.params.get(name) };
   writeSafetensors(join(dir, "model.safetensors"), tensors, { format: "pt" });
-  if (opts.tokenizerFrom) {
-    for (const f of TOKENIZER_FILES) {
-      const src = join(opts.tokenizerFrom, f);
-      if (existsSync(src)) copyFileSync(src, join(dir, f));
-    }
-  } else if (opts.tokenizer instanceof ByteTokenizer) {
-    await opts.tokenizer.saveTo(dir);
+  if (opts.tokenizerFrom) copyTokenizerFiles(opts.tokenizerFrom, dir);
+  else if (opts.tokenizer instanceof ByteTokenizer) await opts.tokenizer.saveTo(dir);
+}
+
+/**
+ * Copies the tokenizer-side files ({@link TOKENIZER_FILES}) that exist in `from` into `to`, each written
+ * atomically with default permissions (a read-only source does not make the copy read-only).
+ */
+export function copyTokenizerFiles(from: string, to: string): void {
+  for (const f of TOKENIZER_FILES) {
+    const src = join(from, f);
+    if (existsSync(src)) writeFileAtomic(join(to, f), readFileSync(src));
   }
 }

@@ -117,7 +117,13 @@ export class Runtime {
 
 const CUDA_HINT =
   "the CUDA execution provider is not installed: reinstall onnxruntime-node with its CUDA binaries " +
-  "(ONNXRUNTIME_NODE_INSTALL=cuda12 npm rebuild onnxruntime-node, CUDA 12 + cuDNN 9 on the library path), or use executionProvider 'cpu'";
+  "(ONNXRUNTIME_NODE_INSTALL=cuda12 npm rebuild onnxruntime-node, CUDA 12 + cuDNN 9 on the library path), or run on the CPU (--device cpu / executionProvider 'cpu')";
+
+// onnxruntime logs failures itself before throwing them; ortrl reports the thrown error instead.
+// ORTRL_ORT_LOG_LEVEL=verbose|info|warning|error|fatal restores its own logging.
+ort.env.logLevel = (process.env.ORTRL_ORT_LOG_LEVEL as typeof ort.env.logLevel) ?? "fatal";
+
+const ORT_SEVERITY: Record<string, 0 | 1 | 2 | 3 | 4> = { verbose: 0, info: 1, warning: 2, error: 3, fatal: 4 };
 
 /** Creates an onnxruntime session from model bytes with ortrl's defaults. */
 export async function createSession(bytes: Uint8Array, options: RuntimeOptions = {}): Promise<ort.InferenceSession> {
@@ -126,6 +132,7 @@ export async function createSession(bytes: Uint8Array, options: RuntimeOptions =
     executionProviders: [ep],
     graphOptimizationLevel: options.graphOptimizationLevel ?? "all",
     enableCpuMemArena: options.enableCpuMemArena ?? true,
+    logSeverityLevel: ORT_SEVERITY[ort.env.logLevel ?? "fatal"] ?? 4,
     enableMemPattern: options.enableMemPattern ?? false,
   };
   if (options.intraOpNumThreads) so.intraOpNumThreads = options.intraOpNumThreads;

@@ -297,7 +297,8 @@ export class Tokenizer implements TokenizerLike {
   static async fromDir(dir: string | URL): Promise<Tokenizer> {
     const d = typeof dir === "string" ? dir : fileURLToPath(dir);
     const tokJson = (await readJsonFile(join(d, "tokenizer.json"), true))!;
-    const config = (await readJsonFile(join(d, "tokenizer_config.json"), true))!;
+    // tokenizer_config.json is optional, as in transformers (no config: the post_processor decides BOS/EOS).
+    const config = (await readJsonFile(join(d, "tokenizer_config.json"), false)) ?? {};
     const specialTokensMap = await readJsonFile(join(d, "special_tokens_map.json"), false);
     const chatTemplate = await readTextFile(join(d, "chat_template.jinja"));
     return Tokenizer.fromJSON(tokJson, config, { source: d, specialTokensMap, chatTemplate });

@@ -3,18 +3,15 @@
  * With LoRA the base weights are frozen (no gradient work) and only lora_A/lora_B (plus
  * modules_to_save) are trainable; `r: 0` or no LoRA config means full fine-tuning.
  */
-import { existsSync } from "node:fs";
-import { join } from "node:path";
 import type { LlamaConfig } from "../io/hf-model-dir.js";
 import { openModelWeights } from "../io/hf-model-dir.js";
 import { createLoraAdapter, type LoraAdapter } from "../lora/adapter.js";
 import { type LoraConfig, resolveLoraConfig } from "../lora/lora-config.js";
 import { loadPeftAdapter, savePeftAdapter } from "../lora/peft-io.js";
 import type { CausalLM } from "../model/causal-lm.js";
-import { type PretrainedModel, TOKENIZER_FILES, savePretrained } from "../model/pretrained.js";
+import { type PretrainedModel, copyTokenizerFiles, savePretrained } from "../model/pretrained.js";
 import { type ParamSource, ParamView } from "../params/param-store.js";
 import { ByteTokenizer, type TokenizerLike } from "../tokenizer/tokenizer.js";
-import { copyFileSync } from "node:fs";
 import type { Policy } from "./seams.js";
 
 export class CausalLmPolicy implements Policy {
@@ -71,9 +68,8 @@ export class CausalLmPolicy implements Policy {
   }
 
   private async saveTokenizer(dir: string): Promise<void> {
-    if (this.sourceDir) {
-      for (const f of TOKENIZER_FILES) if (existsSync(join(this.sourceDir, f))) copyFileSync(join(this.sourceDir, f), join(dir, f));
-    } else if (this.tokenizer instanceof ByteTokenizer) await this.tokenizer.saveTo(dir);
+    if (this.sourceDir) copyTokenizerFiles(this.sourceDir, dir);
+    else if (this.tokenizer instanceof ByteTokenizer) await this.tokenizer.saveTo(dir);
   }
 
   restore(dir: string): void {

@@ -10,6 +10,7 @@
  * logged `learning_rate` is factor(k) (transformers logs after stepping its scheduler), while
  * `step_end.learningRate` is the rate step k applied.
  */
+import { existsSync } from "node:fs";
 import { inject, injectable, optional } from "inversify";
 import { listCheckpoints, readCheckpoint, saveCheckpoint, type TrainerState } from "./checkpoint.js";
 import type { TrainingArguments } from "./args.js";
@@ -79,7 +80,11 @@ export class DefaultTrainer {
     let tokensSeen = 0;
     let logHistory: Record<string, number>[] = [];
     if (args.resumeFromCheckpoint) {
+      if (!existsSync(args.resumeFromCheckpoint)) throw new Error(`checkpoint ${args.resumeFromCheckpoint} does not exist`);
       const ck = readCheckpoint(args.resumeFromCheckpoint);
+      if (ck.state.global_step >= plan.maxSteps) {
+        throw new Error(`checkpoint ${args.resumeFromCheckpoint} is at step ${ck.state.global_step}, already at or past max_steps ${plan.maxSteps}; raise maxSteps (--max-steps) to train further`);
+      }
       policy.restore(args.resumeFromCheckpoint);
       optimizer.loadStateDict(ck.optimizer);
       step = ck.state.global_step;
@@ -164,7 +169,9 @@ export class DefaultTrainer {
       }
       const factor = this.scheduler.factor(step - 1);
       optimizer.step(policy.trainable, grads!, factor);
-      const learningRate = args.learningRate * factor;
+      // The rate of the optimizer's first group (the main one), whatever optimizer is bound.
+      const baseLr = optimizer.groups[0]?.lr ?? args.learningRate;
+      const learningRate = baseLr * factor;
       tokensSeen += stepTokens;
       runLossSum += loss;
       runSteps++;
@@ -179,7 +186,7 @@ export class DefaultTrainer {
           loss: window.loss / window.steps,
           grad_norm: gradNorm,
           // As transformers: the rate after this step's scheduler step, i.e. the next step's rate.
-          learning_rate: args.learningRate * this.scheduler.factor(step),
+          learning_rate: baseLr * this.scheduler.factor(step),
           epoch,
           num_tokens: tokensSeen,
           train_tokens_per_second: window.tokens / seconds,
