@@ -70,7 +70,11 @@ export function buildTrainExamples(tok: TokenizerLike, docs: Document[], maxSeqL
   const out: TokenizedExample[] = [];
   if (!packing) {
     for (const d of docs) {
-      const ids = documentTokens(tok, d.text).slice(0, maxSeqLength);
+      const all = documentTokens(tok, d.text);
+      if (all.length > maxSeqLength) {
+        process.emitWarning(`${d.source}: packing is off, so only the first ${maxSeqLength} of its ${all.length} tokens are trained on`, { code: "ORTRL_CPT_TRUNCATED" });
+      }
+      const ids = all.slice(0, maxSeqLength);
       if (ids.length >= 2) out.push({ inputIds: ids, labels: [...ids] });
     }
   } else {

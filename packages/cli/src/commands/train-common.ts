@@ -15,6 +15,7 @@ import {
   TrainerEvents,
   type TrainingArguments,
   createTrainingContainer,
+  EvalDataset,
   loadPretrained,
 } from "@ortrl/core";
 import { UsageError, num } from "../errors.js";
@@ -82,6 +83,9 @@ export async function runTraining<C extends TrainingArguments>(spec: RunSpec<C>)
   const policy = CausalLmPolicy.fromPretrained(model, spec.lora ?? null, config.seed);
   const container = createTrainingContainer({ policy, args: config });
   await container.load(spec.plugin.module(config)); // reads (and validates) the data files
+  if (config.evalSteps !== null && !container.isBound(EvalDataset)) {
+    process.emitWarning("--eval-steps is set but there is no evaluation data (--eval-data or --eval-holdout): nothing will be evaluated");
+  }
   prepareOutputDir(config.outputDir, config.resumeFromCheckpoint !== null, o.overwriteOutputDir === true);
   const trainer = container.get<DefaultTrainer>(Trainer);
   const sub = attachTrainingUi(container.get<TrainerEvents>(TrainerEvents), config.outputDir);

@@ -3,6 +3,7 @@
  * With LoRA the base weights are frozen (no gradient work) and only lora_A/lora_B (plus
  * modules_to_save) are trainable; `r: 0` or no LoRA config means full fine-tuning.
  */
+import { resolve } from "node:path";
 import type { LlamaConfig } from "../io/hf-model-dir.js";
 import { openModelWeights } from "../io/hf-model-dir.js";
 import { createLoraAdapter, type LoraAdapter } from "../lora/adapter.js";
@@ -55,7 +56,7 @@ export class CausalLmPolicy implements Policy {
 
   async save(dir: string): Promise<void> {
     if (this.adapter) {
-      savePeftAdapter(dir, this.adapter, this.lm.params, this.sourceDir ?? "");
+      savePeftAdapter(dir, this.adapter, this.lm.params, this.sourceDir ? resolve(this.sourceDir) : "");
       await this.saveTokenizer(dir);
     } else {
       await savePretrained(dir, {
