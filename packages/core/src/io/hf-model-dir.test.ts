@@ -2,10 +2,10 @@
  * Hugging Face model directories: config parsing and write-back, generation config, single-file and sharded
  * weights (a sharded copy of tiny-llama must load identically), and the errors for missing or broken files.
  */
+import { SHARED_DIR } from "../testing/fixtures.js";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
-import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
   llamaConfigToJson,
@@ -17,7 +17,7 @@ import {
 import { readSafetensors, writeSafetensors, type SafetensorsTensor } from "./safetensors.js";
 import { llamaParamSpecs, type LlamaArch } from "../model/llama-arch.js";
 
-const SHARED = fileURLToPath(new URL("../../../../../shared/", import.meta.url));
+const SHARED = SHARED_DIR;
 const TINY = path.join(SHARED, "fixtures/tiny-llama/model");
 const STORIES = path.join(SHARED, "models/stories260K-hf");
 

@@ -3,10 +3,10 @@
  * dtype, float16/bfloat16 conversions against known bit patterns, header validation errors, atomic writes, and the
  * shared tiny-llama fixtures.
  */
+import { SHARED_DIR } from "../testing/fixtures.js";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
-import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
   bf16ToFloat32,
@@ -18,7 +18,7 @@ import {
   type SafetensorsTensor,
 } from "./safetensors.js";
 
-const SHARED = fileURLToPath(new URL("../../../../../shared/", import.meta.url));
+const SHARED = SHARED_DIR;
 const TINY_MODEL = path.join(SHARED, "fixtures/tiny-llama/model/model.safetensors");
 const EXPECTED = path.join(SHARED, "fixtures/tiny-llama/expected.safetensors");
 

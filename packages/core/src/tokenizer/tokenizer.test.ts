@@ -1,12 +1,12 @@
+import { SHARED_DIR } from "../testing/fixtures.js";
 import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { BYTE_CHAT_TEMPLATE, ByteTokenizer, Tokenizer, type ChatMessage } from "./tokenizer.js";
 
 // shared/ sits beside the repository root (/work/shared here; CI lays it out the same way).
-const SHARED = fileURLToPath(new URL("../../../../../shared/", import.meta.url));
+const SHARED = SHARED_DIR;
 const STORIES = join(SHARED, "models/stories260K-hf");
 const LLAMA2 = join(SHARED, "data/llama2-tokenizer");
 const PHI3 = join(SHARED, "data/phi3-mini-tokenizer");
