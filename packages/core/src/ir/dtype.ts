@@ -32,19 +32,6 @@ export const DTYPE_BYTES: Record<DType, number> = {
   bool: 1,
 };
 
-/** JavaScript typed array used for each dtype (float16 is carried as raw Uint16 bits). */
-export type TypedArrayFor<D extends DType> = D extends "float32"
-  ? Float32Array
-  : D extends "float64"
-    ? Float64Array
-    : D extends "int64"
-      ? BigInt64Array
-      : D extends "int32"
-        ? Int32Array
-        : D extends "bool"
-          ? Uint8Array
-          : Uint16Array;
-
 export type AnyTypedArray = Float32Array | Float64Array | BigInt64Array | Int32Array | Uint8Array | Uint16Array;
 
 /** Allocates a zeroed typed array of `n` elements of `dtype`. */

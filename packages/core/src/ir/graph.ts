@@ -112,9 +112,4 @@ export class Graph {
     this.nodes.push(node);
     return node.outputs;
   }
-
-  /** Whether `v` is a constant of this graph. */
-  isConstant(v: Value): boolean {
-    return this.constants.has(v.id);
-  }
 }

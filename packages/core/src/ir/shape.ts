@@ -47,11 +47,6 @@ export function broadcastShapes(...shapes: Shape[]): Dim[] | null {
   return out;
 }
 
-/** Product of dimensions, symbolic if any is symbolic (canonical form, e.g. `"batch*seq"`). */
-export function dimProduct(dims: Shape): Dim {
-  return dimFromFactors(factorize(dims));
-}
-
 /** Normalises a possibly negative axis against `rank`; throws a RangeError naming `op`. */
 export function normAxis(axis: number, rank: number, op: string): number {
   const a = axis < 0 ? axis + rank : axis;

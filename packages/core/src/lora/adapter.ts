@@ -62,8 +62,3 @@ export function createLoraAdapter(arch: LlamaArch, config: LoraConfig, baseParam
     originals,
   };
 }
-
-/** Number of trainable values of an adapter (LoRA tensors plus modules_to_save). */
-export function adapterNumel(adapter: LoraAdapter, baseParams: ParamStore): number {
-  return adapter.params.numel + adapter.modulesToSave.reduce((n, name) => n + baseParams.get(name).length, 0);
-}

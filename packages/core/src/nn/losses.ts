@@ -3,16 +3,17 @@
  *
  * Causal-LM cross-entropy (HF `ForCausalLMLoss`): logits[:, t] predicts labels[:, t+1]; labels equal
  * to -100 are ignored; the loss is the sum of token losses divided by the number of counted tokens
- * (or by a caller-given count, so gradient accumulation can normalise over all micro-batches).
+ * (the training graph divides by the label tokens of the whole optimizer step instead, see train/causal-lm-graph.ts).
  */
 import type { Value } from "../ir/graph.js";
-import { div, mul } from "../ops/binary.js";
+import { mul } from "../ops/binary.js";
 import { cast, equal, not } from "../ops/compare.js";
-import { targetLogp } from "../ops/cross-entropy.js";
+import { IGNORE_INDEX, targetLogp } from "../ops/cross-entropy.js";
+
+export { IGNORE_INDEX };
 import { reduceSum } from "../ops/reduce.js";
 import { slice } from "../ops/shape-ops.js";
 
-export const IGNORE_INDEX = -100;
 
 /**
  * log p(ids[t] | logits[t]) for every position.
@@ -45,10 +46,4 @@ export function causalLmLoss(logits: Value, labels: Value, shifted = false): Cau
   const mask = cast(not(equal(target, IGNORE_INDEX)), "float32");
   const tokenLogps = gatherLogps(l, target);
   return { lossSum: mul(reduceSum(tokenLogps), -1), count: reduceSum(mask), tokenLogps, mask };
-}
-
-/** Mean cross-entropy over counted tokens (or over `normalizer` tokens when given, a scalar float32). */
-export function causalLmMeanLoss(logits: Value, labels: Value, normalizer?: Value, shifted = false): Value {
-  const { lossSum, count } = causalLmLoss(logits, labels, shifted);
-  return div(lossSum, normalizer ?? count);
 }

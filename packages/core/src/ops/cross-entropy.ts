@@ -19,7 +19,8 @@ import { where } from "./select.js";
 import { unsqueeze } from "./shape-ops.js";
 import { exp } from "./unary.js";
 
-export const IGNORE = -100;
+/** Label/target value that is not scored (transformers' ignore_index). */
+export const IGNORE_INDEX = -100;
 
 export const targetLogpOp: OpDef = {
   name: "TargetLogp",
@@ -44,7 +45,7 @@ export const targetLogpOp: OpDef = {
     const picked = ctx.fresh("picked");
     const squeezed = ctx.fresh("squeezed");
     ctx.emit("LogSoftmax", [ctx.name(logits)], [ctx.name(logp)], { axis: r - 1 });
-    ctx.emit("Equal", [ctx.name(target), ctx.scalar(IGNORE, "int64")], [ignored]);
+    ctx.emit("Equal", [ctx.name(target), ctx.scalar(IGNORE_INDEX, "int64")], [ignored]);
     ctx.emit("Where", [ignored, ctx.scalar(0, "int64"), ctx.name(target)], [safe]);
     ctx.emit("Unsqueeze", [safe, ctx.int64s([r - 1])], [idx]);
     ctx.emit("GatherElements", [ctx.name(logp), idx], [picked], { axis: r - 1 });
@@ -58,7 +59,7 @@ export const targetLogpOp: OpDef = {
     const probs = exp(logp);
     let dlogits: Value | null = null;
     if (grads[0]) {
-      const ignored = equal(target, IGNORE);
+      const ignored = equal(target, IGNORE_INDEX);
       const gm = unsqueeze(where(ignored, 0, grads[0]), [r - 1]);
       const safe = unsqueeze(where(ignored, 0, target), [r - 1]);
       dlogits = scatterElementsAdd(mul(probs, mul(gm, -1)), safe, gm, r - 1);
