@@ -132,7 +132,7 @@ describe("ortrl train cpt --config", () => {
     const notInt = writeConfig("not-int.json", JSON.stringify({ per_device_train_batch_size: 2.5 }));
     failsWith(train([...small(), "--output-dir", join(tmp, "never"), "--config", notInt]), /not-int\.json: key 'per_device_train_batch_size'/);
     const badValue = writeConfig("bad-value.yaml", "warmup_ratio: 1.5\n");
-    failsWith(train([...small(), "--output-dir", join(tmp, "never"), "--config", badValue]), /bad-value\.yaml: warmupRatio must be in \[0, 1\), got 1\.5/);
+    failsWith(train([...small(), "--output-dir", join(tmp, "never"), "--config", badValue]), /bad-value\.yaml: key 'warmup_ratio' must be in \[0, 1\), got 1\.5/);
     failsWith(train([...small(), "--output-dir", join(tmp, "never"), "--config", join(tmp, "absent.yaml")]), /absent\.yaml: file not found/);
     expect(existsSync(join(tmp, "never"))).toBe(false);
   });

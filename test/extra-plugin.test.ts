@@ -25,27 +25,19 @@ const SHAKESPEARE = join(SHARED, "data/tinyshakespeare/input.txt");
 // The plugin (what a third-party package would export)
 // ------------------------------------------------------------------------------------------------
 
-interface ZLossConfig extends F.TrainingArguments {
-  /** Raw text file; training text is chars [trainFrom, trainTo), held-out text [trainTo, evalTo). */
-  textFile: string;
-  trainFrom: number;
-  trainTo: number;
-  evalTo: number;
-  /** Tokens per packed block. */
-  blockSize: number;
-  /** Weight of the z-loss term (PaLM: 1e-4). */
-  zLossCoef: number;
-}
-
-const Z_DEFAULTS: Omit<ZLossConfig, "outputDir"> = {
-  ...F.TRAINING_DEFAULTS,
-  textFile: SHAKESPEARE,
-  trainFrom: 0,
-  trainTo: 12_000,
-  evalTo: 14_000,
-  blockSize: 64,
-  zLossCoef: 1e-4,
+/** The plugin's config: every training argument plus its own fields, each declared once. */
+const Z_FIELDS = {
+  ...F.TRAINING_FIELDS,
+  textFile: F.textField(SHAKESPEARE, "raw text file; training text is chars [trainFrom, trainTo), held-out text [trainTo, evalTo)", { nonEmpty: "must be a file path" }),
+  trainFrom: F.intField(0, "first character of the training text", { min: 0 }),
+  trainTo: F.intField(12_000, "end of the training text (exclusive)", { min: 1 }),
+  evalTo: F.intField(14_000, "end of the held-out text (exclusive)", { min: 1 }),
+  blockSize: F.intField(64, "tokens per packed block", { min: 2 }),
+  zLossCoef: F.numberField(1e-4, "weight of the z-loss term (PaLM: 1e-4)", { min: 0 }),
 };
+const Z_SCHEMA = new F.ConfigSchema(Z_FIELDS, [(c) => (c.trainFrom < c.trainTo && c.trainTo < c.evalTo ? null : ["trainTo", "must lie between trainFrom and evalTo"])]);
+type ZLossConfig = F.ConfigOf<typeof Z_FIELDS>;
+const Z_DEFAULTS = Z_SCHEMA.defaults;
 
 /** BOS + the text's tokens (tokenized paragraph by paragraph), cut into full blocks; labels = inputs. */
 function packedBlocks(tok: F.TokenizerLike, text: string, blockSize: number): F.TokenizedExample[] {
@@ -124,7 +116,7 @@ class ZLossObjective implements F.Objective {
   }
 
   /** Held-out loss is plain cross-entropy (so eval_loss / perplexity stay comparable). */
-  evalStep(examples: readonly F.TokenizedExample[]): Promise<{ lossSum: number; count: number }> {
+  evalStep(examples: readonly F.TokenizedExample[]): Promise<F.EvalStepResult> {
     return this.policy.lm.lossSum(F.collate(examples, this.padId));
   }
 }
@@ -133,16 +125,9 @@ const scalar = (t: F.TensorData) => (t.data as Float32Array)[0]!;
 
 const zLossPlugin: F.MethodPlugin<ZLossConfig> = {
   name: "z-loss",
+  schema: Z_SCHEMA,
   defaults: Z_DEFAULTS,
-  resolve(partial, source = "z-loss config") {
-    const base = F.resolveTrainingArgs(partial, source, Z_DEFAULTS);
-    const defined = Object.fromEntries(Object.entries(partial).filter(([, v]) => v !== undefined));
-    const c = { ...Z_DEFAULTS, ...base, ...defined } as ZLossConfig;
-    if (!(c.zLossCoef >= 0)) throw new Error(`${source}: zLossCoef must be >= 0, got ${c.zLossCoef}`);
-    if (!Number.isInteger(c.blockSize) || c.blockSize < 2) throw new Error(`${source}: blockSize must be an integer >= 2, got ${c.blockSize}`);
-    if (!(c.trainFrom < c.trainTo && c.trainTo < c.evalTo)) throw new Error(`${source}: need trainFrom < trainTo < evalTo`);
-    return c;
-  },
+  resolve: (partial, source = "z-loss config") => Z_SCHEMA.resolve(partial, source),
   module(config) {
     return new ContainerModule(({ bind }) => {
       const text = readFileSync(config.textFile, "utf8");

@@ -75,11 +75,11 @@ describe("LoRA SFT on Alpaca (stories260K, r 16, alpha 32, all-linear)", () => {
     const cfg = JSON.parse(readFileSync(join(out, "adapter_config.json"), "utf8"));
     expect(cfg).toMatchObject({ peft_type: "LORA", r: 16, lora_alpha: 32, target_modules: "all-linear" });
     const fresh = await F.loadPretrained(MODEL, new F.Runtime({ intraOpNumThreads: 1 }));
-    await F.attachAdapterFromDir(fresh.lm, out);
+    const adapted = (await F.attachAdapterFromDir(fresh.lm, out)).lm;
     let lossSum = 0;
     let count = 0;
     for (let i = 0; i < held.examples.length; i += config.perDeviceEvalBatchSize) {
-      const r = await fresh.lm.lossSum(F.collate(held.examples.slice(i, i + config.perDeviceEvalBatchSize), sftPadId(policy)));
+      const r = await adapted.lossSum(F.collate(held.examples.slice(i, i + config.perDeviceEvalBatchSize), sftPadId(policy)));
       lossSum += r.lossSum;
       count += r.count;
     }

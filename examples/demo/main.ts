@@ -26,9 +26,9 @@ const elapsed = () => `${((performance.now() - t0) / 1000).toFixed(0)}s`;
 /** Greedy answers to held-out prompts; exact match after trimming. */
 async function accuracy(modelDir: string, test: Problem[], adapterDir?: string): Promise<number> {
   const m = await F.loadPretrained(modelDir, runtime);
-  if (adapterDir) await F.attachAdapterFromDir(m.lm, adapterDir);
+  const lm = adapterDir ? (await F.attachAdapterFromDir(m.lm, adapterDir)).lm : m.lm;
   const tok = m.tokenizer!;
-  const out = await F.generate(m.lm, test.map((p) => tok.encode(prompt(p))), { maxNewTokens: 5, temperature: 0, eosTokenId: tok.eosTokenId! });
+  const out = await F.generate(lm, test.map((p) => tok.encode(prompt(p))), { maxNewTokens: 5, temperature: 0, eosTokenId: tok.eosTokenId! });
   let right = 0;
   out.completions.forEach((ids, i) => {
     if (tok.decode(ids, { skipSpecialTokens: true }).trim() === answer(test[i]!)) right++;

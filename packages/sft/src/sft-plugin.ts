@@ -1,10 +1,11 @@
-/** The SFT method plugin: config, defaults and bindings (TRL's SFTTrainer). */
+/** The SFT method plugin: config schema, defaults and bindings (TRL's SFTTrainer). */
 import type { MethodPlugin } from "@ortrl/core";
-import { SFT_DEFAULTS, type SftConfig, resolveSftConfig } from "./sft-config.js";
+import { SFT_DEFAULTS, SFT_SCHEMA, type SftConfig, resolveSftConfig } from "./sft-config.js";
 import { sftModule } from "./sft-module.js";
 
 export const sftPlugin: MethodPlugin<SftConfig> = {
   name: "sft",
+  schema: SFT_SCHEMA,
   defaults: SFT_DEFAULTS,
   resolve: resolveSftConfig,
   module: sftModule,

@@ -18,9 +18,9 @@ export function addModelOptions(cmd: Command): Command {
     .option("--threads <n>", "intra-op threads (default: one per core)", num("--threads", true, 1));
 }
 
+/** Loads --model; with --adapter, `lm` computes through the adapter. */
 export async function loadModel(flags: ModelFlags): Promise<PretrainedModel> {
   const runtime = new Runtime({ executionProvider: flags.device, intraOpNumThreads: flags.threads });
   const m = await loadPretrained(flags.model, runtime);
-  if (flags.adapter) await attachAdapterFromDir(m.lm, flags.adapter);
-  return m;
+  return flags.adapter ? { ...m, lm: (await attachAdapterFromDir(m.lm, flags.adapter)).lm } : m;
 }

@@ -1,93 +1,97 @@
 /**
- * Flags shared by `ortrl train <method>` commands, their merge with `--config FILE` (flags win), and
- * running a method plugin with progress output and metrics.jsonl.
+ * `ortrl train <method>`: one command per method plugin, its flags generated from the method's config
+ * schema plus the run options (model, device, ...) and, for methods that can train adapters, the
+ * LoRA options. `--config FILE` supplies any of them (snake_case keys); flags override the file.
+ * Runs the plugin with progress output and metrics.jsonl; prints the final metrics as one JSON line.
  */
 import { existsSync, readdirSync, rmSync, statSync } from "node:fs";
 import { join } from "node:path";
-import { type Command, Option } from "commander";
+import { Command } from "commander";
 import {
   CausalLmPolicy,
-  type DefaultTrainer,
-  type LoraConfig,
+  ConfigSchema,
+  EvalDataset,
+  LORA_OPTION_FIELDS,
+  type LoraOptions,
   type MethodPlugin,
   Runtime,
-  Trainer,
+  type Trainer,
+  Trainer as TrainerToken,
   TrainerEvents,
   type TrainingArguments,
+  boolField,
   createTrainingContainer,
-  EvalDataset,
+  enumField,
+  intField,
   loadPretrained,
+  loraConfigFromOptions,
+  nullable,
+  textField,
 } from "@ortrl/core";
-import { UsageError, num } from "../errors.js";
+import { UsageError } from "../errors.js";
+import { readConfigFile } from "../config-file.js";
+import { addSchemaFlags, flagValues } from "../schema-options.js";
 import { attachTrainingUi } from "../training-ui.js";
 
-export function addTrainingOptions(cmd: Command): Command {
-  return cmd
-    .option("--model <dir>", "Hugging Face model directory to start from")
-    .option("--data <file...>", "training data file(s)")
-    .option("--eval-data <file...>", "held-out data file(s) for eval_loss / perplexity")
-    .option("--output-dir <dir>", "checkpoints, metrics.jsonl and the final model")
-    .option("--config <file>", "YAML or JSON file with any of these options (snake_case keys); flags override it")
-    .option("--max-steps <n>", "total optimizer steps (overrides epochs)", num("--max-steps", true, 1))
-    .option("--num-train-epochs <e>", "passes over the training data", num("--num-train-epochs", false, 0))
-    .option("--learning-rate <x>", "peak learning rate", num("--learning-rate", false, 0))
-    .option("--per-device-train-batch-size <b>", "rows per micro-batch", num("--per-device-train-batch-size", true, 1))
-    .option("--per-device-eval-batch-size <b>", "rows per evaluation batch", num("--per-device-eval-batch-size", true, 1))
-    .option("--gradient-accumulation-steps <g>", "micro-batches per optimizer step", num("--gradient-accumulation-steps", true, 1))
-    .option("--max-seq-length <t>", "tokens per row", num("--max-seq-length", true, 2))
-    .option("--seed <s>", "seed of data order, initialisation and dropout", num("--seed", true, 0))
-    .option("--resume-from-checkpoint <dir>", "continue from outputDir/checkpoint-N")
-    .addOption(new Option("--lr-scheduler-type <type>", "learning-rate schedule").choices(["linear", "cosine", "constant", "constant_with_warmup"]))
-    .option("--warmup-steps <n>", "warm-up steps", num("--warmup-steps", true, 0))
-    .option("--warmup-ratio <r>", "warm-up as a fraction of all steps", num("--warmup-ratio", false, 0))
-    .option("--weight-decay <w>", "decoupled weight decay", num("--weight-decay", false, 0))
-    .option("--max-grad-norm <n>", "gradient clipping threshold (0 = off)", num("--max-grad-norm", false, 0))
-    .option("--logging-steps <n>", "log every N steps", num("--logging-steps", true, 1))
-    .option("--eval-steps <n>", "evaluate every N steps", num("--eval-steps", true, 1))
-    .option("--save-steps <n>", "checkpoint every N steps (0 = final model only)", num("--save-steps", true, 0))
-    .option("--save-total-limit <n>", "keep at most N checkpoints", num("--save-total-limit", true, 1))
-    .option("--overwrite-output-dir", "replace an earlier run's checkpoints, metrics.jsonl and model in --output-dir")
-    .addOption(new Option("--device <device>", "execution provider").choices(["cpu", "cuda"]))
-    .option("--threads <n>", "intra-op threads", num("--threads", true, 1));
-}
+/** Options of a run that are not the method's config. */
+const RUN_FIELDS = {
+  model: textField("", "Hugging Face model directory to start from (a base model or an earlier run's output)", {}, { placeholder: "dir" }),
+  device: enumField(["cpu", "cuda"] as const, "cpu", "execution provider"),
+  threads: nullable(intField(1, "intra-op threads (default: one per core)", { min: 1 })),
+  overwriteOutputDir: boolField(false, "replace an earlier run's checkpoints, metrics.jsonl and model in --output-dir"),
+};
+const ADAPTER_FIELDS = {
+  adapter: nullable(textField("", "PEFT adapter directory to continue training (its own LoRA config; the reference model is base + this adapter, frozen)", {}, { placeholder: "dir" })),
+};
+const RUN_KEYS = [...Object.keys(RUN_FIELDS), ...Object.keys(ADAPTER_FIELDS)];
+const LORA_KEYS = Object.keys(LORA_OPTION_FIELDS);
 
-/** Commander's option keys -> config keys where they differ. */
-export function flagsToConfig(flags: Record<string, unknown>): Record<string, unknown> {
-  const out: Record<string, unknown> = {};
-  for (const [k, v] of Object.entries(flags)) {
-    if (v === undefined || k === "config") continue;
-    out[k] = v;
-  }
-  return out;
-}
-
-export interface RunSpec<C extends TrainingArguments> {
+export interface TrainCommandSpec<C extends TrainingArguments> {
   plugin: MethodPlugin<C>;
-  /** Merged options (config file, then flags). */
-  options: Record<string, unknown>;
-  /** Where the options came from (for error messages). */
-  source: string;
-  /** Maps merged options to the plugin's partial config. */
-  toConfig(options: Record<string, unknown>): Partial<C> & { outputDir: string };
-  lora?: Partial<LoraConfig> | null;
+  description: string;
+  /** The method can train a LoRA adapter (LoRA flags and --adapter). */
+  lora: boolean;
+}
+
+/** The schema of everything `ortrl train <method>` accepts. */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+export function commandSchema(spec: TrainCommandSpec<any>): ConfigSchema<any> {
+  const run = spec.lora ? { ...RUN_FIELDS, ...ADAPTER_FIELDS, ...LORA_OPTION_FIELDS } : RUN_FIELDS;
+  return new ConfigSchema({ ...run, ...spec.plugin.schema.fields });
+}
+
+export function trainCommand<C extends TrainingArguments>(spec: TrainCommandSpec<C>): Command {
+  const schema = commandSchema(spec);
+  const cmd = new Command(spec.plugin.name).description(spec.description);
+  cmd.option("--config <file>", "YAML or JSON file with any of these options (snake_case keys); flags override it");
+  const added = addSchemaFlags(cmd, schema);
+  cmd.action(async (flags: Record<string, unknown>) => {
+    const file = typeof flags.config === "string" ? flags.config : undefined;
+    const fromFile = file ? readConfigFile(file, schema) : {};
+    const fromFlags = schema.parsePartial(flagValues(flags, schema, added), "command line", "flag");
+    await runTraining(spec.plugin, { ...fromFile, ...fromFlags }, file ?? "command line");
+  });
+  return cmd;
 }
 
 /** Loads the model, resolves the config, runs the plugin, prints the final metrics as one JSON line. */
-export async function runTraining<C extends TrainingArguments>(spec: RunSpec<C>): Promise<void> {
-  const o = spec.options;
-  if (typeof o.model !== "string") throw new UsageError(`--model is required (${spec.source})`);
-  if (typeof o.outputDir !== "string") throw new UsageError(`--output-dir is required (${spec.source})`);
-  const config = spec.plugin.resolve(spec.toConfig(o), spec.source);
-  const runtime = new Runtime({ executionProvider: (o.device as "cpu" | "cuda") ?? "cpu", intraOpNumThreads: o.threads as number | undefined });
+export async function runTraining<C extends TrainingArguments>(plugin: MethodPlugin<C>, options: Record<string, unknown>, source: string): Promise<void> {
+  const o = options as Record<string, unknown> & { model?: string; adapter?: string | null; device?: "cpu" | "cuda"; threads?: number | null; overwriteOutputDir?: boolean };
+  if (!o.model) throw new UsageError(`--model is required (${source})`);
+  if (typeof o.outputDir !== "string") throw new UsageError(`--output-dir is required (${source})`);
+  const methodOptions = Object.fromEntries(Object.entries(options).filter(([k]) => !RUN_KEYS.includes(k) && !LORA_KEYS.includes(k)));
+  const config = plugin.resolve(methodOptions as Partial<C> & { outputDir: string }, source);
+  const lora = loraConfigFromOptions(options as Partial<LoraOptions>);
+  const runtime = new Runtime({ executionProvider: o.device ?? "cpu", intraOpNumThreads: o.threads ?? undefined });
   const model = await loadPretrained(o.model, runtime);
-  const policy = CausalLmPolicy.fromPretrained(model, spec.lora ?? null, config.seed);
+  const policy = CausalLmPolicy.fromPretrained(model, lora, config.seed, { adapterDir: o.adapter ?? null });
   const container = createTrainingContainer({ policy, args: config });
-  await container.load(spec.plugin.module(config)); // reads (and validates) the data files
+  await container.load(plugin.module(config)); // reads (and validates) the data files
   if (config.evalSteps !== null && !container.isBound(EvalDataset)) {
     process.emitWarning("--eval-steps is set but there is no evaluation data (--eval-data or --eval-holdout): nothing will be evaluated");
   }
   prepareOutputDir(config.outputDir, config.resumeFromCheckpoint !== null, o.overwriteOutputDir === true);
-  const trainer = container.get<DefaultTrainer>(Trainer);
+  const trainer = container.get<Trainer>(TrainerToken);
   const sub = attachTrainingUi(container.get<TrainerEvents>(TrainerEvents), config.outputDir);
   // Ctrl-C stops after the current optimizer step and saves a checkpoint to resume from.
   const controller = new AbortController();

@@ -5,6 +5,8 @@
  */
 import type { LlamaArch } from "../model/llama-arch.js";
 import { layerLinears } from "../model/llama-arch.js";
+import { boolField, intField, numberField, stringOrListField } from "../config/fields.js";
+import { type ConfigOf, ConfigSchema } from "../config/schema.js";
 
 export interface LoraConfig {
   /** Rank of the update (0 = full fine-tuning). */
@@ -81,4 +83,49 @@ export function resolveModulesToSave(paramNames: readonly string[], c: LoraConfi
     out.push(...hits);
   }
   return [...new Set(out)];
+}
+
+/**
+ * LoRA options as trainers take them (TRL's ModelConfig names: lora_r, lora_alpha, lora_dropout,
+ * lora_target_modules, lora_modules_to_save, use_rslora), declared once for config files and flags.
+ * Defaults are PEFT's; LoRA is used when any of them is given (see {@link loraConfigFromOptions}).
+ */
+export const LORA_OPTION_FIELDS = {
+  loraR: intField(8, "LoRA rank; 0 = full fine-tuning", { min: 0 }, { placeholder: "r" }),
+  loraAlpha: numberField(8, "LoRA alpha (scaling alpha / r)", { gt: 0 }, { placeholder: "a" }),
+  loraDropout: numberField(0, "dropout on the LoRA input", { min: 0, lt: 1 }, { placeholder: "p" }),
+  loraTargetModules: stringOrListField(null, "modules to adapt: all-linear, names such as q_proj,v_proj (PEFT default), or a regex over full names", { flag: "target-modules", placeholder: "modules" }),
+  loraModulesToSave: stringOrListField(null, "modules trained fully and saved with the adapter, e.g. embed_tokens,lm_head", { placeholder: "modules" }),
+  useRslora: boolField(false, "rank-stabilised LoRA scaling alpha / sqrt(r)"),
+};
+export const LORA_OPTIONS_SCHEMA = new ConfigSchema(LORA_OPTION_FIELDS);
+export type LoraOptions = ConfigOf<typeof LORA_OPTION_FIELDS>;
+
+/**
+ * "all-linear" stays as is; a comma-separated list of module names ("q_proj,v_proj") or a list
+ * becomes a list (suffix matches, as PEFT's lists); any other string is a regular expression over
+ * full module names (PEFT's string form).
+ */
+export function parseTargetModules(v: string | readonly string[]): string | string[] {
+  if (Array.isArray(v)) return v.map((s) => String(s).trim()).filter(Boolean);
+  const s = (v as string).trim();
+  if (s === "all-linear") return s;
+  if (/^[\w.]+(\s*,\s*[\w.]+)*$/.test(s)) return s.split(",").map((x) => x.trim());
+  return s;
+}
+
+const nameList = (v: string | readonly string[]): string[] => (Array.isArray(v) ? [...v] : (v as string).split(",")).map((s) => String(s).trim()).filter(Boolean);
+
+/** The LoRA config that LoRA options ask for, or null (full fine-tuning) when none is given. */
+export function loraConfigFromOptions(o: Partial<LoraOptions>): Partial<LoraConfig> | null {
+  const given = (Object.keys(LORA_OPTION_FIELDS) as (keyof LoraOptions)[]).filter((k) => o[k] !== undefined && o[k] !== null);
+  if (given.length === 0) return null;
+  const lora: Partial<LoraConfig> = {};
+  if (o.loraR != null) lora.r = o.loraR;
+  if (o.loraAlpha != null) lora.loraAlpha = o.loraAlpha;
+  if (o.loraDropout != null) lora.loraDropout = o.loraDropout;
+  if (o.loraTargetModules != null) lora.targetModules = parseTargetModules(o.loraTargetModules);
+  if (o.loraModulesToSave != null) lora.modulesToSave = nameList(o.loraModulesToSave);
+  if (o.useRslora != null) lora.useRslora = o.useRslora;
+  return lora;
 }

@@ -13,6 +13,7 @@ import { buildCausalLmTrainGraph } from "../train/causal-lm-graph.js";
 import { attachAdapterFromDir, loadPeftAdapter } from "./peft-io.js";
 import { mergeAndUnload, mergeLora, unmergeLora } from "./merge.js";
 import type { LoraAdapter } from "./adapter.js";
+import type { CausalLM } from "../model/causal-lm.js";
 
 const runtime = new Runtime();
 const exp = readExpectedJson("tiny-llama");
@@ -28,9 +29,10 @@ const realRows = (V: number) => (i: number) => masks.flat()[Math.floor(i / V)] =
 describe("PEFT LoRA adapter on tiny-llama", () => {
   let m: PretrainedModel;
   let adapter: LoraAdapter;
+  let adapted: CausalLM;
   beforeAll(async () => {
     m = await loadPretrained(`${TINY_LLAMA_DIR}model`, runtime);
-    adapter = await attachAdapterFromDir(m.lm, `${TINY_LLAMA_DIR}adapter`);
+    ({ lm: adapted, adapter } = await attachAdapterFromDir(m.lm, `${TINY_LLAMA_DIR}adapter`));
   });
 
   it("reads the adapter config and tensors", () => {
@@ -42,9 +44,9 @@ describe("PEFT LoRA adapter on tiny-llama", () => {
   });
 
   it("logits and loss match lora_logits / lora.loss", async () => {
-    const logits = await m.lm.logits(batch);
+    const logits = await adapted.logits(batch);
     expect(compareArrays(logits, want.readFloat32("lora_logits"), 1e-4, 1e-5, realRows(97))).toBeNull();
-    const { lossSum, count } = await m.lm.lossSum(batch);
+    const { lossSum, count } = await adapted.lossSum(batch);
     expect(Math.abs(lossSum / count - exp["lora.loss"])).toBeLessThan(1e-4 * exp["lora.loss"]);
   });
 
@@ -62,13 +64,11 @@ describe("PEFT LoRA adapter on tiny-llama", () => {
     expect(Object.keys(out).filter((k) => k.startsWith("grad.") && !k.includes("lora_"))).toEqual([]);
   });
 
-  it("a disabled adapter gives the base model", async () => {
-    m.lm.adapterEnabled = false;
-    try {
-      const logits = await m.lm.logits(batch);
+  it("the model it was loaded onto is unchanged, and withoutAdapter() gives the base model", async () => {
+    expect(m.lm.adapter).toBeNull();
+    for (const lm of [m.lm, adapted.withoutAdapter()]) {
+      const logits = await lm.logits(batch);
       expect(compareArrays(logits, want.readFloat32("logits"), 1e-4, 1e-5, realRows(97))).toBeNull();
-    } finally {
-      m.lm.adapterEnabled = true;
     }
   });
 
@@ -88,12 +88,12 @@ describe("PEFT LoRA adapter on tiny-llama", () => {
 describe("mergeAndUnload", () => {
   it("folds the adapter into the base: same logits without the adapter path", async () => {
     const m = await loadPretrained(`${TINY_LLAMA_DIR}model`, runtime);
-    await attachAdapterFromDir(m.lm, `${TINY_LLAMA_DIR}adapter`);
-    mergeAndUnload(m.lm);
-    expect(m.lm.adapter).toBeNull();
-    const logits = await m.lm.logits(batch);
+    const { lm } = await attachAdapterFromDir(m.lm, `${TINY_LLAMA_DIR}adapter`);
+    const merged = mergeAndUnload(lm);
+    expect(merged.adapter).toBeNull();
+    const logits = await merged.logits(batch);
     expect(compareArrays(logits, want.readFloat32("lora_logits"), 1e-4, 1e-5, realRows(97))).toBeNull();
-    expect(() => mergeAndUnload(m.lm)).toThrow(/no adapter/);
+    expect(() => mergeAndUnload(merged)).toThrow(/no adapter/);
   });
 });
 

@@ -42,13 +42,12 @@ export function unmergeLora(base: ParamStore, adapter: Mergeable): void {
 }
 
 /**
- * PEFT's merge_and_unload: folds the attached adapter into the model's base weights and detaches it, so
- * `lm` computes what the adapted model computed, without the adapter path.
- * @throws Error when no adapter is attached.
+ * PEFT's merge_and_unload: folds `lm`'s adapter into its base weights (in place, in the shared
+ * parameters) and returns the adapter-free view, which computes what the adapted model computed.
+ * @throws Error when `lm` has no adapter.
  */
-export function mergeAndUnload(lm: CausalLM): void {
+export function mergeAndUnload(lm: CausalLM): CausalLM {
   if (!lm.adapter) throw new Error("mergeAndUnload: no adapter is attached");
   mergeLora(lm.params, lm.adapter);
-  lm.adapter = null;
-  lm.adapterEnabled = true;
+  return lm.withAdapter(null);
 }

@@ -145,10 +145,13 @@ export function savePeftAdapter(dir: string, adapter: LoraAdapter, baseParams: P
   writeJsonAtomic(join(dir, "adapter_config.json"), peftConfigJson(adapter.config, baseModel));
 }
 
-/** Loads a PEFT adapter directory and attaches it to `lm` (enabled). */
-export async function attachAdapterFromDir(lm: CausalLM, dir: string): Promise<LoraAdapter> {
+/**
+ * Loads a PEFT adapter directory for `lm`: returns the adapter and a view of `lm` that computes with
+ * it (`lm` itself is not changed, except that the adapter's modules_to_save tensors are copied into
+ * the shared base parameters, their previous values kept in `adapter.originals`).
+ * @throws Error naming the file and tensor (see {@link loadPeftAdapter}).
+ */
+export async function attachAdapterFromDir(lm: CausalLM, dir: string): Promise<{ lm: CausalLM; adapter: LoraAdapter }> {
   const adapter = loadPeftAdapter(dir, lm.arch, lm.params);
-  lm.adapter = adapter;
-  lm.adapterEnabled = true;
-  return adapter;
+  return { lm: lm.withAdapter(adapter), adapter };
 }

@@ -1,7 +1,8 @@
 /**
  * A Llama-family causal LM bound to parameters and a runtime: forward (logits, loss, per-token
- * log-probs) and KV-cache generation. Graphs are built once per variant (base, or base + adapter)
- * and their sessions cached.
+ * log-probs, scored branched rows) and KV-cache generation. A CausalLM is immutable: `withAdapter` /
+ * `withoutAdapter` return views that share its parameters, runtime and graph caches (no copy of the
+ * weights). Graphs are built once per variant (base, or base + adapter) and their sessions cached.
  */
 import { Graph, type Value } from "../ir/graph.js";
 import { slice, squeeze } from "../ops/shape-ops.js";
@@ -11,6 +12,8 @@ import { causalLmLoss } from "../nn/losses.js";
 import type { LlamaArch } from "./llama-arch.js";
 import { type LoraPlacement, LlamaGraph } from "./llama.js";
 import { type TokenBatch, batchFeeds } from "./batch.js";
+import type { ScoreBatch } from "./branched.js";
+import { declareScoreInputs, scoreFeeds, scoreTokens } from "./score-graph.js";
 
 /** A LoRA adapter attached to a model: where it sits and its weights (`<module>.lora_A.weight`, ...). */
 export interface AttachedAdapter {
@@ -39,51 +42,68 @@ export interface GenerationGraphs {
   decode: { lg: LlamaGraph; logits: Value; keys: Value[]; values: Value[] };
 }
 
+/** Graph caches shared by every view of one model. */
+interface GraphCaches {
+  forward: Map<string, ForwardGraph>;
+  score: Map<string, { lg: LlamaGraph; logps: Value }>;
+  generation: Map<string, GenerationGraphs>;
+}
+
 export class CausalLM {
-  /** Attached LoRA adapter, if any. */
-  adapter: AttachedAdapter | null = null;
-  /** When false, the adapter is bypassed (the reference model of DPO/GRPO). */
-  adapterEnabled = true;
-  private readonly forwardGraphs = new Map<string, ForwardGraph>();
-  private readonly generationGraphCache = new Map<string, GenerationGraphs>();
+  /** The attached LoRA adapter, or null (base model). */
+  readonly adapter: AttachedAdapter | null;
+  /** Base tensors fed with other values than `params` (e.g. modules_to_save originals of a reference model). */
+  readonly overrides: ReadonlyMap<string, Float32Array>;
+  private readonly caches: GraphCaches;
 
   constructor(
     readonly arch: LlamaArch,
     readonly params: ParamStore,
     readonly runtime: Runtime,
-  ) {}
+    opts: { adapter?: AttachedAdapter | null; overrides?: ReadonlyMap<string, Float32Array>; caches?: GraphCaches } = {},
+  ) {
+    this.adapter = opts.adapter ?? null;
+    this.overrides = opts.overrides ?? new Map();
+    this.caches = opts.caches ?? { forward: new Map(), score: new Map(), generation: new Map() };
+  }
 
-  /** The adapter in effect for forward passes (null when none or disabled). */
-  get activeAdapter(): AttachedAdapter | null {
-    return this.adapterEnabled ? this.adapter : null;
+  /** A view computing with `adapter` attached (same parameters, runtime and graph caches). */
+  withAdapter(adapter: AttachedAdapter | null, overrides: ReadonlyMap<string, Float32Array> = new Map()): CausalLM {
+    return new CausalLM(this.arch, this.params, this.runtime, { adapter, overrides, caches: this.caches });
+  }
+
+  /**
+   * The base model of this view: no adapter, and base tensors the adapter trains (modules_to_save)
+   * fed with their values from before the adapter was attached.
+   */
+  withoutAdapter(): CausalLM {
+    return this.withAdapter(null, this.adapter?.originals ?? new Map());
   }
 
   private variantKey(): string {
-    const a = this.activeAdapter;
+    const a = this.adapter;
     if (!a) return "base";
     return `lora:${a.placement.r}:${a.placement.scaling}:${a.placement.dropout ? 1 : 0}:${[...a.placement.modules].join(",")}`;
   }
 
   private placementNoDropout(): LoraPlacement | undefined {
-    const a = this.activeAdapter;
+    const a = this.adapter;
     return a ? { ...a.placement, dropout: false } : undefined;
   }
 
-  /** Weights fed to a graph: base parameters plus the active adapter's. */
+  /** Weights fed to a graph: base parameters (with overrides) plus the adapter's. */
   weightFeeds(lg: LlamaGraph): Record<string, TensorData> {
     const feeds = this.params.feeds(lg.weights.keys());
-    const a = this.activeAdapter;
+    const a = this.adapter;
     if (a && lg.loraWeights.size) Object.assign(feeds, a.params.feeds(lg.loraWeights.keys()));
-    if (!a && this.adapter?.originals) {
-      for (const [name, data] of this.adapter.originals) if (feeds[name]) feeds[name] = { data, dims: this.params.shape(name) };
-    }
+    for (const [name, data] of this.overrides) if (feeds[name]) feeds[name] = { data, dims: this.params.shape(name) };
     return feeds;
   }
 
   /** The full-sequence forward graph of the current variant. */
   forwardGraph(): ForwardGraph {
     const key = this.variantKey();
-    let fg = this.forwardGraphs.get(key);
+    let fg = this.caches.forward.get(key);
     if (!fg) {
       const lg = new LlamaGraph(new Graph(), this.arch, this.placementNoDropout());
       const g = lg.graph;
@@ -95,7 +115,7 @@ export class CausalLM {
       const logits = lg.logits(hidden);
       const loss = causalLmLoss(lg.logits(LlamaGraph.shiftHidden(hidden)), labels, true);
       fg = { lg, logits, lossSum: loss.lossSum, count: loss.count, tokenLogps: loss.tokenLogps };
-      this.forwardGraphs.set(key, fg);
+      this.caches.forward.set(key, fg);
     }
     return fg;
   }
@@ -129,13 +149,30 @@ export class CausalLM {
     return out.logps!.data as Float32Array;
   }
 
+  /**
+   * log p(target | its prefix) of every scored token of packed branched rows (see model/branched.ts).
+   * @returns [B, N] float32, row-major; 0 at padding.
+   */
+  async scoreLogps(sb: ScoreBatch): Promise<Float32Array> {
+    const key = this.variantKey();
+    let sg = this.caches.score.get(key);
+    if (!sg) {
+      const lg = new LlamaGraph(new Graph(), this.arch, this.placementNoDropout());
+      sg = { lg, logps: scoreTokens(lg, declareScoreInputs(lg.graph)).logps };
+      this.caches.score.set(key, sg);
+    }
+    const exe = await this.runtime.compile(sg.lg.graph, { logps: sg.logps });
+    const out = await exe.run({ ...this.weightFeeds(sg.lg), ...scoreFeeds(sb) });
+    return out.logps!.data as Float32Array;
+  }
+
   /** Prefill and decode graphs of the current variant. */
   generationGraphs(): GenerationGraphs {
     const key = this.variantKey();
-    let gg = this.generationGraphCache.get(key);
+    let gg = this.caches.generation.get(key);
     if (!gg) {
       gg = { prefill: this.buildPrefill(), decode: this.buildDecode() };
-      this.generationGraphCache.set(key, gg);
+      this.caches.generation.set(key, gg);
     }
     return gg;
   }

@@ -103,14 +103,15 @@ export class LlamaGraph {
    * @param positions [B, T] int64 position ids (< max_position_embeddings).
    * @param segments [B, T] int64: 0 = padding, equal non-zero ids attend to each other (attention_mask).
    * @param past cached keys/values of earlier positions (generation).
+   * @param prefixSegments [B, T] int64: a segment each token also attends to (branched rows; 0 = none).
    */
-  decoder(inputIds: Value, positions: Value, segments: Value, past?: PastKeyValues): DecoderOutput {
+  decoder(inputIds: Value, positions: Value, segments: Value, past?: PastKeyValues, prefixSegments?: Value): DecoderOutput {
     const a = this.arch;
     const [B, T] = inputIds.shape;
     const { cos, sin } = rotaryTables(positions, a.headDim, a.ropeTheta, a.maxPositionEmbeddings, a.ropeScaling);
     const kPos = past ? concat([past.positions, positions], 1) : positions;
     const kSeg = past ? concat([past.segments, segments], 1) : segments;
-    const bias = maskBias(attentionMask(positions, segments, kPos, kSeg), a.numKeyValueHeads, a.numAttentionHeads / a.numKeyValueHeads);
+    const bias = maskBias(attentionMask(positions, segments, kPos, kSeg, prefixSegments), a.numKeyValueHeads, a.numAttentionHeads / a.numKeyValueHeads);
     let x = gather(this.w("model.embed_tokens.weight"), inputIds);
     const presentKeys: Value[] = [];
     const presentValues: Value[] = [];

@@ -9,7 +9,7 @@
  * through MatMul, so k/v are never copied per query head.
  */
 import type { Value } from "../ir/graph.js";
-import { and, equal, lessOrEqual, not } from "../ops/compare.js";
+import { and, equal, lessOrEqual, not, or } from "../ops/compare.js";
 import { add, mul } from "../ops/binary.js";
 import { matmul } from "../ops/matmul.js";
 import { expand, reshape, transpose, transposeLast2, unsqueeze } from "../ops/shape-ops.js";
@@ -20,18 +20,22 @@ export const FLOAT32_MIN = -3.4028234663852886e38;
 
 /**
  * Boolean attention mask [B, 1, 1, Tq, Tk] from positions and segment ids.
- * Query i sees key j iff pos[j] <= pos[i], seg[j] == seg[i] and seg[j] != 0. With a plain 0/1
- * attention_mask as segments this is the causal + padding mask; with packed rows (segment ids 1..n)
- * samples do not attend to each other.
- * @param qPos [B, Tq] int64, qSeg [B, Tq] int64, kPos [B, Tk] int64, kSeg [B, Tk] int64.
+ * Query i sees key j iff pos[j] <= pos[i], seg[j] != 0 and (seg[j] == seg[i] or seg[j] == prefix[i]).
+ * With a plain 0/1 attention_mask as segments this is the causal + padding mask; with packed rows
+ * (segment ids 1..n) samples do not attend to each other; with `qPrefix` (branched rows, see
+ * model/branched.ts) a branch token also sees the segment of its shared prefix.
+ * @param qPos [B, Tq] int64, qSeg [B, Tq] int64, kPos [B, Tk] int64, kSeg [B, Tk] int64,
+ *   qPrefix [B, Tq] int64 (0 = none).
  */
-export function attentionMask(qPos: Value, qSeg: Value, kPos: Value, kSeg: Value): Value {
+export function attentionMask(qPos: Value, qSeg: Value, kPos: Value, kSeg: Value, qPrefix?: Value): Value {
   const qp = unsqueeze(qPos, [1, 2, 4]);
   const qs = unsqueeze(qSeg, [1, 2, 4]);
   const kp = unsqueeze(kPos, [1, 2, 3]);
   const ks = unsqueeze(kSeg, [1, 2, 3]);
   const kValid = not(equal(ks, 0));
-  return and(and(lessOrEqual(kp, qp), equal(ks, qs)), kValid);
+  let sameSegment = equal(ks, qs);
+  if (qPrefix) sameSegment = or(sameSegment, equal(ks, unsqueeze(qPrefix, [1, 2, 4])));
+  return and(and(lessOrEqual(kp, qp), sameSegment), kValid);
 }
 
 /**

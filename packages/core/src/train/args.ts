@@ -1,125 +1,63 @@
 /**
  * Training arguments shared by every method: transformers.TrainingArguments / TRL names, camelCased,
- * with transformers' defaults unless stated.
+ * with transformers' defaults unless stated (TRL's logging_steps 10). Declared once in
+ * {@link TRAINING_SCHEMA}; the type, defaults, validation, config-file keys and CLI flags come from it.
  */
-export type LrSchedulerType = "linear" | "cosine" | "constant" | "constant_with_warmup";
+import { type ConfigOf, ConfigSchema } from "../config/schema.js";
+import { boolField, enumField, intField, nullable, numberField, textField } from "../config/fields.js";
 
-export interface TrainingArguments {
-  /** Where checkpoints, metrics.jsonl and the final model go. */
-  outputDir: string;
-  /** Peak learning rate (default 5e-5; method plugins override, e.g. SFT 2e-5). */
-  learningRate: number;
-  /** Learning rate of embed_tokens / lm_head when set (Unsloth's CPT recipe); null = learningRate. */
-  embeddingLearningRate: number | null;
-  /** Passes over the training data (default 3); ignored when maxSteps > 0. */
-  numTrainEpochs: number;
-  /** Total optimizer steps; -1 = derived from numTrainEpochs. */
-  maxSteps: number;
-  /** Rows per micro-batch (default 8). */
-  perDeviceTrainBatchSize: number;
-  /** Rows per evaluation batch (default 8). */
-  perDeviceEvalBatchSize: number;
-  /** Micro-batches per optimizer step (default 1). */
-  gradientAccumulationSteps: number;
-  lrSchedulerType: LrSchedulerType;
-  /** Warm-up steps; when 0, ceil(warmupRatio * total steps). */
-  warmupSteps: number;
-  warmupRatio: number;
-  /** Decoupled weight decay (not applied to biases and norm weights, as transformers). */
-  weightDecay: number;
-  adamBeta1: number;
-  adamBeta2: number;
-  adamEpsilon: number;
-  /** Optimizer: "adamw_torch" (default) or "sgd". */
-  optim: "adamw_torch" | "sgd";
-  /** Momentum for optim "sgd". */
-  sgdMomentum: number;
-  /** Global-norm gradient clipping threshold; 0 disables (default 1.0). */
-  maxGradNorm: number;
-  /** Log every N optimizer steps (TRL default 10). */
-  loggingSteps: number;
-  /** Evaluate every N steps when eval data is given; null = only at the end. */
-  evalSteps: number | null;
-  /** Save a checkpoint every N steps (default 500); 0 = only the final model. */
-  saveSteps: number;
-  /** Keep at most this many checkpoints (oldest deleted); null = all. */
-  saveTotalLimit: number | null;
-  /** Seed of data order, initialisation of new adapters and dropout. */
-  seed: number;
-  /** Checkpoint directory to resume from, or null. */
-  resumeFromCheckpoint: string | null;
-  /** Shuffle training examples every epoch (default true). */
-  shuffle: boolean;
-}
+export const LR_SCHEDULER_TYPES = ["linear", "cosine", "constant", "constant_with_warmup"] as const;
+export type LrSchedulerType = (typeof LR_SCHEDULER_TYPES)[number];
 
-export const TRAINING_DEFAULTS: Omit<TrainingArguments, "outputDir"> = {
-  learningRate: 5e-5,
-  embeddingLearningRate: null,
-  numTrainEpochs: 3,
-  maxSteps: -1,
-  perDeviceTrainBatchSize: 8,
-  perDeviceEvalBatchSize: 8,
-  gradientAccumulationSteps: 1,
-  lrSchedulerType: "linear",
-  warmupSteps: 0,
-  warmupRatio: 0,
-  weightDecay: 0,
-  adamBeta1: 0.9,
-  adamBeta2: 0.999,
-  adamEpsilon: 1e-8,
-  optim: "adamw_torch",
-  sgdMomentum: 0,
-  maxGradNorm: 1,
-  loggingSteps: 10,
-  evalSteps: null,
-  saveSteps: 500,
-  saveTotalLimit: null,
-  seed: 42,
-  resumeFromCheckpoint: null,
-  shuffle: true,
+export const TRAINING_FIELDS = {
+  outputDir: textField("", "where checkpoints, metrics.jsonl and the final model go", { nonEmpty: "is required" }, { placeholder: "dir" }),
+  learningRate: numberField(5e-5, "peak learning rate (methods set their own default, e.g. SFT 2e-5, DPO 1e-6)", { min: 0 }),
+  embeddingLearningRate: nullable(numberField(0, "learning rate of embed_tokens / lm_head (Unsloth's CPT recipe); unset = learningRate", { min: 0 })),
+  numTrainEpochs: numberField(3, "passes over the training data; ignored when maxSteps > 0", { gt: 0 }, { placeholder: "e" }),
+  maxSteps: intField(-1, "total optimizer steps; -1 = derived from numTrainEpochs", { min: 1, orMinusOne: true }),
+  perDeviceTrainBatchSize: intField(8, "rows per micro-batch", { min: 1 }, { placeholder: "b" }),
+  perDeviceEvalBatchSize: intField(8, "rows per evaluation batch", { min: 1 }, { placeholder: "b" }),
+  gradientAccumulationSteps: intField(1, "micro-batches per optimizer step", { min: 1 }, { placeholder: "g" }),
+  lrSchedulerType: enumField(LR_SCHEDULER_TYPES, "linear", "learning-rate schedule"),
+  warmupSteps: intField(0, "warm-up steps; when 0, ceil(warmupRatio * total steps)", { min: 0 }),
+  warmupRatio: numberField(0, "warm-up as a fraction of all steps", { min: 0, lt: 1 }, { placeholder: "r" }),
+  weightDecay: numberField(0, "decoupled weight decay (not on biases and norm weights, as transformers)", { min: 0 }, { placeholder: "w" }),
+  adamBeta1: numberField(0.9, "AdamW beta1", { min: 0, lt: 1 }),
+  adamBeta2: numberField(0.999, "AdamW beta2", { min: 0, lt: 1 }),
+  adamEpsilon: numberField(1e-8, "AdamW epsilon", { min: 0 }),
+  optim: enumField(["adamw_torch", "sgd"] as const, "adamw_torch", "optimizer"),
+  sgdMomentum: numberField(0, "momentum of optim sgd", { min: 0, lt: 1 }),
+  maxGradNorm: numberField(1, "global-norm gradient clipping threshold (0 = off)", { min: 0 }),
+  loggingSteps: intField(10, "log every N optimizer steps", { min: 1 }),
+  evalSteps: nullable(intField(1, "evaluate every N steps when there is eval data; unset = only at the end", { min: 1 })),
+  saveSteps: intField(500, "save a checkpoint every N steps (0 = only the final model)", { min: 0 }),
+  saveTotalLimit: nullable(intField(1, "keep at most N checkpoints (oldest deleted after the new one is complete); unset = all", { min: 1 })),
+  seed: intField(42, "seed of data order, new adapters' initialisation, dropout and sampling"),
+  resumeFromCheckpoint: nullable(textField("", "checkpoint directory (outputDir/checkpoint-N) to continue from", { nonEmpty: "must be a checkpoint directory" }, { placeholder: "dir" })),
+  shuffle: boolField(true, "shuffle the training examples every epoch"),
 };
 
-const SCHEDULES: readonly LrSchedulerType[] = ["linear", "cosine", "constant", "constant_with_warmup"];
+export const TRAINING_SCHEMA = new ConfigSchema(TRAINING_FIELDS);
+
+export type TrainingArguments = ConfigOf<typeof TRAINING_FIELDS>;
+
+export const TRAINING_DEFAULTS: Omit<TrainingArguments, "outputDir"> = (() => {
+  const { outputDir: _unused, ...rest } = TRAINING_SCHEMA.defaults;
+  return Object.freeze(rest) as Omit<TrainingArguments, "outputDir">;
+})();
 
 /**
  * Fills defaults and validates every field.
- * @throws Error naming the field (and `source`, e.g. a config file) for an invalid value.
+ * @param defaults a method's own defaults (e.g. SFT's learning rate); fields it does not name keep
+ *   the common defaults.
+ * @throws ConfigError "source: field message" naming the first invalid field.
  */
-export function resolveTrainingArgs(partial: Partial<TrainingArguments> & { outputDir: string }, source = "training arguments", defaults = TRAINING_DEFAULTS): TrainingArguments {
-  const a: TrainingArguments = { ...defaults, ...stripUndefined(partial) } as TrainingArguments;
-  const bad = (field: string, msg: string): never => {
-    throw new Error(`${source}: ${field} ${msg}`);
-  };
-  if (!a.outputDir) bad("outputDir", "is required");
-  const positiveInt = (k: keyof TrainingArguments) => {
-    const v = a[k] as number;
-    if (!Number.isInteger(v) || v < 1) bad(String(k), `must be a positive integer, got ${v}`);
-  };
-  positiveInt("perDeviceTrainBatchSize");
-  positiveInt("perDeviceEvalBatchSize");
-  positiveInt("gradientAccumulationSteps");
-  positiveInt("loggingSteps");
-  if (!(a.learningRate >= 0)) bad("learningRate", `must be >= 0, got ${a.learningRate}`);
-  if (a.embeddingLearningRate !== null && !(a.embeddingLearningRate >= 0)) bad("embeddingLearningRate", `must be >= 0, got ${a.embeddingLearningRate}`);
-  if (!(a.numTrainEpochs > 0)) bad("numTrainEpochs", `must be > 0, got ${a.numTrainEpochs}`);
-  if (!Number.isInteger(a.maxSteps) || (a.maxSteps < 1 && a.maxSteps !== -1)) bad("maxSteps", `must be a positive integer or -1, got ${a.maxSteps}`);
-  if (!SCHEDULES.includes(a.lrSchedulerType)) bad("lrSchedulerType", `must be one of ${SCHEDULES.join(", ")}, got ${a.lrSchedulerType}`);
-  if (!Number.isInteger(a.warmupSteps) || a.warmupSteps < 0) bad("warmupSteps", `must be a non-negative integer, got ${a.warmupSteps}`);
-  if (!(a.warmupRatio >= 0 && a.warmupRatio < 1)) bad("warmupRatio", `must be in [0, 1), got ${a.warmupRatio}`);
-  if (!(a.weightDecay >= 0)) bad("weightDecay", `must be >= 0, got ${a.weightDecay}`);
-  if (!(a.maxGradNorm >= 0)) bad("maxGradNorm", `must be >= 0, got ${a.maxGradNorm}`);
-  if (a.optim !== "adamw_torch" && a.optim !== "sgd") bad("optim", `must be adamw_torch or sgd, got ${a.optim}`);
-  if (!(a.adamBeta1 >= 0 && a.adamBeta1 < 1)) bad("adamBeta1", `must be in [0, 1), got ${a.adamBeta1}`);
-  if (!(a.adamBeta2 >= 0 && a.adamBeta2 < 1)) bad("adamBeta2", `must be in [0, 1), got ${a.adamBeta2}`);
-  if (!(a.adamEpsilon >= 0)) bad("adamEpsilon", `must be >= 0, got ${a.adamEpsilon}`);
-  if (!(a.sgdMomentum >= 0 && a.sgdMomentum < 1)) bad("sgdMomentum", `must be in [0, 1), got ${a.sgdMomentum}`);
-  if (a.evalSteps !== null) positiveInt("evalSteps");
-  if (!Number.isInteger(a.saveSteps) || a.saveSteps < 0) bad("saveSteps", `must be a non-negative integer, got ${a.saveSteps}`);
-  if (a.saveTotalLimit !== null) positiveInt("saveTotalLimit");
-  if (!Number.isInteger(a.seed)) bad("seed", `must be an integer, got ${a.seed}`);
-  return a;
-}
-
-function stripUndefined<T extends object>(o: T): Partial<T> {
-  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Partial<T>;
+export function resolveTrainingArgs(
+  partial: Partial<TrainingArguments> & { outputDir: string },
+  source = "training arguments",
+  defaults: Partial<Omit<TrainingArguments, "outputDir">> = TRAINING_DEFAULTS,
+): TrainingArguments {
+  const known = Object.fromEntries(Object.entries(partial).filter(([k]) => k in TRAINING_FIELDS));
+  const own = Object.fromEntries(Object.entries(defaults).filter(([k]) => k in TRAINING_FIELDS));
+  return TRAINING_SCHEMA.withDefaults(own).resolve(known, source);
 }

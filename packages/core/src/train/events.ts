@@ -28,14 +28,16 @@ export interface StepEndEvent {
   learningRate: number;
   /** Non-padding input tokens of this step. */
   numTokens: number;
+  /** This step's method metrics (TRL keys, e.g. `rewards/chosen`): means over its micro-batches. */
+  metrics: Readonly<Record<string, number>>;
 }
-/** Logged metrics: loss, grad_norm, learning_rate, epoch, num_tokens, train_tokens_per_second, ... */
+/** Logged metrics: loss, grad_norm, learning_rate, the method's metrics (TRL keys), epoch, num_tokens, train_tokens_per_second. */
 export interface LogEvent {
   type: "log";
   step: number;
   metrics: Readonly<Record<string, number>>;
 }
-/** Evaluation metrics: eval_loss, perplexity, eval_tokens, eval_runtime. */
+/** Evaluation metrics: eval_loss, eval_<metric> (TRL keys), perplexity and eval_tokens for token-NLL objectives, eval_runtime. */
 export interface EvaluateEvent {
   type: "evaluate";
   step: number;

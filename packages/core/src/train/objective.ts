@@ -9,9 +9,12 @@ import { batchFeeds } from "../model/batch.js";
 import type { Rng } from "../util/rng.js";
 import { type CausalLmTrainGraph, buildCausalLmTrainGraph } from "./causal-lm-graph.js";
 import { type TokenizedExample, collate, countLabelTokens } from "./examples.js";
-import type { MicroStepResult, Objective, Policy } from "./seams.js";
+import type { EvalStepResult, MicroStepResult, Objective } from "./contract.js";
+import type { Policy } from "./seams.js";
 
-export class CausalLmObjective implements Objective {
+export class CausalLmObjective implements Objective<TokenizedExample> {
+  /** eval logs perplexity = exp(eval_loss) and eval_tokens. */
+  readonly tokenNll = true;
   private graph: CausalLmTrainGraph | null = null;
   private exe: Promise<Executable> | null = null;
 
@@ -21,6 +24,7 @@ export class CausalLmObjective implements Objective {
     readonly padId: number,
   ) {}
 
+  /** Label tokens (labels[1:] other than -100). */
   countItems(example: TokenizedExample): number {
     return countLabelTokens(example);
   }
@@ -48,16 +52,21 @@ export class CausalLmObjective implements Objective {
     const out = await exe.run(feeds);
     const grads = new Map<string, Float32Array>();
     for (const n of this.policy.trainable.names) grads.set(n, out[`grad.${n}`]!.data as Float32Array);
-    return { lossSum: (out.loss_sum!.data as Float32Array)[0]!, count: (out.count!.data as Float32Array)[0]!, grads };
+    return {
+      lossSum: (out.loss_sum!.data as Float32Array)[0]!,
+      count: (out.count!.data as Float32Array)[0]!,
+      grads,
+      numTokens: examples.reduce((n, e) => n + e.inputIds.length, 0),
+    };
   }
 
-  evalStep(examples: readonly TokenizedExample[]): Promise<{ lossSum: number; count: number }> {
+  evalStep(examples: readonly TokenizedExample[]): Promise<EvalStepResult> {
     return this.policy.lm.lossSum(collate(examples, this.padId));
   }
 }
 
 /** Inverted-dropout mask [B, T, in]: 0 with probability p, else 1/(1-p). */
-function dropoutMask(v: Value, B: number, T: number, p: number, rng: Rng): TensorData {
+export function dropoutMask(v: Value, B: number, T: number, p: number, rng: Rng): TensorData {
   const inner = v.shape[2] as number;
   const data = new Float32Array(B * T * inner);
   const keep = 1 / (1 - p);

@@ -1,36 +1,44 @@
 /**
  * The plugin contract and the core container.
  *
- * A method plugin is an inversify ContainerModule factory plus its config type and defaults. Loading
- * is explicit in code:
+ * A method plugin is its config schema (one declaration per field: type, default, check, doc; see
+ * config/schema.ts) plus an inversify ContainerModule factory. Loading is explicit in code:
  *
+ *   const config = dpoPlugin.resolve({ outputDir, dataFiles: ["pairs.jsonl"] });
  *   const container = createTrainingContainer({ policy, args: config });
- *   await container.load(cptPlugin.module(config));
+ *   await container.load(dpoPlugin.module(config));
  *   container.rebindSync(Optimizer).toConstantValue(myOptimizer);   // optional: replace a seam
- *   const result = await container.get<DefaultTrainer>(Trainer).run();
+ *   const result = await container.get<Trainer>(Trainer).run();
  *
  * Core binds: TrainingArgs, Policy, TrainerEvents (an EventBus), Optimizer (AdamW/SGD from the args),
- * LrScheduler (from the args and the training set size), Sampler (generation from the policy) and
- * Trainer (DefaultTrainer). A plugin binds
- * at least TrainDataset and Objective, and EvalDataset when it has held-out data.
+ * StepPlan (from the args and the training set size), LrScheduler (from the args and the StepPlan),
+ * Sampler (generation from the policy), ReferenceModel (the policy's starting model, frozen; created
+ * only when something asks for it) and Trainer (DefaultTrainer). A plugin binds at least
+ * TrainDataset and Objective, EvalDataset when it has held-out data, and may rebind any other seam.
  */
 import "reflect-metadata";
 import { Container, type ContainerModule } from "inversify";
+import type { ConfigSchema } from "../config/schema.js";
 import { Optimizer } from "../optim/optimizer.js";
 import type { TrainingArguments } from "./args.js";
 import { EventBus } from "./events.js";
 import { makeOptimizer } from "./optimizer-factory.js";
-import { makeScheduler, warmupStepsFor } from "./schedule.js";
-import { DefaultTrainer, planSteps } from "./trainer.js";
-import { LrScheduler, Policy, Sampler, TrainDataset, Trainer, TrainerEvents, TrainingArgs } from "./seams.js";
+import { makeScheduler } from "./schedule.js";
+import { DefaultTrainer } from "./trainer.js";
+import { StepPlan, TrainDataset, Trainer, planSteps } from "./contract.js";
+import { LrScheduler, Policy, Sampler, TrainerEvents, TrainingArgs } from "./seams.js";
+import { ReferenceModel, createReferenceModel } from "./reference.js";
 import { PolicySampler } from "../generate/sampler.js";
 
 export interface MethodPlugin<C extends TrainingArguments = TrainingArguments> {
-  /** Method name, e.g. "cpt". */
+  /** Method name, e.g. "dpo". */
   readonly name: string;
-  /** Default values of the method's config (training arguments included). */
+  /** Every field of the method's config (training arguments included), declared once. */
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any
+  readonly schema: ConfigSchema<any>;
+  /** Default values of the method's config (from the schema). */
   readonly defaults: Omit<C, "outputDir">;
-  /** Fills defaults and validates; throws naming the field. */
+  /** Fills defaults and validates; throws naming `source` and the field. */
   resolve(partial: Partial<C> & { outputDir: string }, source?: string): C;
   /** Bindings for a run with this config. */
   module(config: C): ContainerModule;
@@ -45,16 +53,14 @@ export function createTrainingContainer(opts: { policy: Policy; args: TrainingAr
   c.bind<Optimizer>(Optimizer)
     .toResolvedValue((p: Policy, a: TrainingArguments) => makeOptimizer(p.trainable, a), [Policy, TrainingArgs])
     .inSingletonScope();
+  c.bind<StepPlan>(StepPlan)
+    .toResolvedValue((a: TrainingArguments, d: TrainDataset<unknown>) => planSteps(d.examples.length, a), [TrainingArgs, TrainDataset])
+    .inSingletonScope();
   c.bind<LrScheduler>(LrScheduler)
-    .toResolvedValue(
-      (a: TrainingArguments, d: TrainDataset) => {
-        const plan = planSteps(d.examples.length, a);
-        return makeScheduler(a.lrSchedulerType, plan.maxSteps, warmupStepsFor(plan.maxSteps, a.warmupSteps, a.warmupRatio));
-      },
-      [TrainingArgs, TrainDataset],
-    )
+    .toResolvedValue((a: TrainingArguments, plan: StepPlan) => makeScheduler(a.lrSchedulerType, plan.maxSteps, plan.warmupSteps), [TrainingArgs, StepPlan])
     .inSingletonScope();
   c.bind<Sampler>(Sampler).toResolvedValue((p: Policy) => new PolicySampler(p), [Policy]).inSingletonScope();
-  c.bind<DefaultTrainer>(Trainer).to(DefaultTrainer).inSingletonScope();
+  c.bind<ReferenceModel>(ReferenceModel).toResolvedValue((p: Policy) => createReferenceModel(p), [Policy]).inSingletonScope();
+  c.bind<Trainer>(Trainer).to(DefaultTrainer).inSingletonScope();
   return c;
 }

@@ -1,7 +1,8 @@
 /**
  * The default Policy: a Llama-family causal LM trained in full or through a LoRA adapter.
  * With LoRA the base weights are frozen (no gradient work) and only lora_A/lora_B (plus
- * modules_to_save) are trainable; `r: 0` or no LoRA config means full fine-tuning.
+ * modules_to_save) are trainable; `r: 0` or no LoRA config means full fine-tuning. The policy never
+ * changes the CausalLM it is given (it computes through `base.withAdapter(adapter)`).
  */
 import { resolve } from "node:path";
 import type { LlamaConfig } from "../io/hf-model-dir.js";
@@ -16,10 +17,16 @@ import { ByteTokenizer, type TokenizerLike } from "../tokenizer/tokenizer.js";
 import type { Policy } from "./seams.js";
 
 export class CausalLmPolicy implements Policy {
+  /** The model as trained: `base` with the adapter attached (LoRA), or `base` itself. */
+  readonly lm: CausalLM;
   readonly trainable: ParamSource;
 
+  /**
+   * @param base the model to train; it is not changed (with LoRA the policy computes through a view
+   *   of it with the adapter attached; full fine-tuning updates its parameters in place).
+   */
   constructor(
-    readonly lm: CausalLM,
+    base: CausalLM,
     readonly config: LlamaConfig,
     readonly tokenizer: TokenizerLike,
     readonly adapter: LoraAdapter | null,
@@ -27,23 +34,32 @@ export class CausalLmPolicy implements Policy {
     readonly sourceDir: string | null,
   ) {
     if (adapter) {
-      lm.adapter = adapter;
-      lm.adapterEnabled = true;
+      this.lm = base.withAdapter(adapter);
       this.trainable = new ParamView([
         { source: adapter.params, names: adapter.params.names },
-        { source: lm.params, names: adapter.modulesToSave },
+        { source: base.params, names: adapter.modulesToSave },
       ]);
     } else {
-      this.trainable = lm.params;
+      this.lm = base;
+      this.trainable = base.params;
     }
   }
 
   /**
-   * Wraps a loaded model; `lora` (with r > 0) attaches a freshly initialised adapter (seeded).
-   * @throws Error when the model has no tokenizer or the LoRA config is invalid.
+   * Wraps a loaded model. `lora` (with r > 0) attaches a freshly initialised adapter (seeded);
+   * `adapterDir` instead continues training an existing PEFT adapter (its own LoRA config, dropout
+   * included).
+   * @throws Error when the model has no tokenizer, the LoRA config is invalid, both `lora` and
+   *   `adapterDir` are given, or the adapter directory is unusable (naming the file).
    */
-  static fromPretrained(model: PretrainedModel, lora: Partial<LoraConfig> | null, seed: number): CausalLmPolicy {
+  static fromPretrained(model: PretrainedModel, lora: Partial<LoraConfig> | null, seed: number, opts: { adapterDir?: string | null } = {}): CausalLmPolicy {
     if (!model.tokenizer) throw new Error(`${model.dir}: no tokenizer.json; training needs a tokenizer`);
+    if (opts.adapterDir) {
+      if (lora) throw new Error(`--adapter ${opts.adapterDir} continues an existing adapter with its own LoRA config; drop the LoRA options (--lora-r, --lora-alpha, --target-modules, ...)`);
+      const loaded = loadPeftAdapter(opts.adapterDir, model.config, model.lm.params);
+      const adapter = { ...loaded, placement: { ...loaded.placement, dropout: loaded.config.loraDropout > 0 } };
+      return new CausalLmPolicy(model.lm, model.config, model.tokenizer, adapter, model.dir);
+    }
     const cfg = lora ? resolveLoraConfig(lora) : null;
     const adapter = cfg && cfg.r > 0 ? createLoraAdapter(model.config, cfg, model.lm.params, seed) : null;
     return new CausalLmPolicy(model.lm, model.config, model.tokenizer, adapter, model.dir);

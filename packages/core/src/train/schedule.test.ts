@@ -12,7 +12,8 @@ import type { LrSchedulerType, TrainingArguments } from "./args.js";
 import { resolveTrainingArgs } from "./args.js";
 import { createTrainingContainer } from "./plugin.js";
 import { makeScheduler, warmupStepsFor } from "./schedule.js";
-import { LrScheduler, type Policy, TrainDataset } from "./seams.js";
+import { LrScheduler, type Policy } from "./seams.js";
+import { TrainDataset } from "./contract.js";
 
 const factors = (type: LrSchedulerType, T: number, W: number, upTo = T) => Array.from({ length: upTo + 1 }, (_, k) => makeScheduler(type, T, W).factor(k));
 

@@ -1,12 +1,16 @@
 /**
- * The training loop shared by gradient-based methods. Read top to bottom:
- * plan steps -> (resume) -> for each optimizer step: run its micro-batches, accumulate gradients,
- * check for NaN/Inf, clip, update, emit events, log / evaluate / save -> final evaluation and model.
+ * The training loop shared by gradient-based methods. `run` reads top to bottom:
+ *   begin (objective setup, resume, train_begin)
+ *   for each optimizer step:
+ *     select its examples -> prepare rows (the objective's rollout phase) -> accumulate micro-batches
+ *     -> stop on NaN/Inf -> clip -> optimizer step -> record -> maybe log -> maybe evaluate -> maybe save
+ *   finish (final model, or a checkpoint when stopped; train_end)
  *
- * Semantics follow transformers.Trainer: steps per epoch = ceil(micro-batches / accumulation),
- * maxSteps overrides epochs, the loss of a step is the mean over all its label tokens (gradient
- * accumulation is exact), `loss` logs average the step losses since the last log, `grad_norm` is the
- * pre-clipping global norm, and the schedule multiplier for step k (1-based) is factor(k - 1); the
+ * Semantics follow transformers.Trainer / TRL: the StepPlan fixes steps per epoch and maxSteps; the loss
+ * of a step is its summed item losses over the items of the whole step (gradient accumulation is
+ * exact); `loss` logs average the step losses since the last log; other metrics average the
+ * micro-batch values since the last log (TRL's `_metrics`); `grad_norm` is the last step's
+ * pre-clipping global norm; the schedule multiplier of step k (1-based) is factor(k - 1), and the
  * logged `learning_rate` is factor(k) (transformers logs after stepping its scheduler), while
  * `step_end.learningRate` is the rate step k applied.
  */
@@ -14,9 +18,19 @@ import { existsSync } from "node:fs";
 import { inject, injectable, optional } from "inversify";
 import { listCheckpoints, readCheckpoint, saveCheckpoint, type TrainerState } from "./checkpoint.js";
 import type { TrainingArguments } from "./args.js";
-import { type TokenizedExample, epochOrder, microBatches } from "./examples.js";
+import { epochOrder } from "./examples.js";
 import { Optimizer } from "../optim/optimizer.js";
-import { EvalDataset, LrScheduler, Objective, Policy, TrainDataset, TrainerEvents, TrainingArgs } from "./seams.js";
+import {
+  EvalDataset,
+  type Metrics,
+  Objective,
+  type PreparedStep,
+  StepPlan,
+  TrainDataset,
+  type Trainer,
+  type TrainResult,
+} from "./contract.js";
+import { LrScheduler, Policy, TrainerEvents, TrainingArgs } from "./seams.js";
 import { Rng } from "../util/rng.js";
 
 /** Thrown when a loss or gradient becomes NaN/Inf; parameters are left at the last good step. */
@@ -24,61 +38,110 @@ export class TrainingDivergedError extends Error {
   override name = "TrainingDivergedError";
 }
 
-export interface TrainResult {
-  globalStep: number;
-  /** Mean of the step losses of this run. */
-  trainLoss: number;
-  logHistory: Record<string, number>[];
-  /** Metrics of the last evaluation, if any. */
-  evalMetrics: Record<string, number> | null;
-  /** True when the run was aborted before maxSteps (a checkpoint of the last step was saved). */
-  stopped: boolean;
-}
-
-/** How many optimizer steps a run takes. */
-export interface StepPlan {
-  microBatchesPerEpoch: number;
-  stepsPerEpoch: number;
-  maxSteps: number;
-  numEpochs: number;
-}
-
-export function planSteps(numExamples: number, args: TrainingArguments): StepPlan {
-  if (numExamples === 0) throw new Error("training dataset is empty");
-  const microBatchesPerEpoch = Math.ceil(numExamples / args.perDeviceTrainBatchSize);
-  const stepsPerEpoch = Math.ceil(microBatchesPerEpoch / args.gradientAccumulationSteps);
-  const maxSteps = args.maxSteps > 0 ? args.maxSteps : Math.ceil(args.numTrainEpochs * stepsPerEpoch);
-  return { microBatchesPerEpoch, stepsPerEpoch, maxSteps, numEpochs: Math.ceil(maxSteps / stepsPerEpoch) };
-}
-
 const stepSeed = (seed: number, step: number) => (Math.imul(seed ^ 0x9e3779b9, 2654435761) + step * 40503) >>> 0;
 
+/** Per-key lists of metric values, averaged when logged. */
+class MetricWindow {
+  private readonly values = new Map<string, number[]>();
+  add(metrics: Metrics | undefined): void {
+    if (!metrics) return;
+    for (const [k, v] of Object.entries(metrics)) {
+      const list = this.values.get(k);
+      if (list) list.push(v);
+      else this.values.set(k, [v]);
+    }
+  }
+  /** Every value of `other`, kept one by one (TRL averages per micro-batch, not per step). */
+  addAll(other: MetricWindow): void {
+    for (const [k, list] of other.values) for (const v of list) this.add({ [k]: v });
+  }
+  means(prefix = ""): Metrics {
+    const out: Metrics = {};
+    for (const [k, list] of this.values) out[prefix + k] = list.reduce((a, b) => a + b, 0) / list.length;
+    return out;
+  }
+}
+
+/** What one optimizer step's micro-batches added up to. */
+interface Accumulated {
+  loss: number;
+  grads: Map<string, Float32Array>;
+  metrics: MetricWindow;
+  numTokens: number;
+}
+
+/** Mutable state of a run. */
+interface RunState {
+  step: number;
+  tokensSeen: number;
+  logHistory: Record<string, number>[];
+  runLossSum: number;
+  runSteps: number;
+  evalMetrics: Record<string, number> | null;
+  t0: number;
+  window: { loss: number; steps: number; tokens: number; t: number; metrics: MetricWindow };
+  /** The example order of the current epoch. */
+  order: { epoch: number; indices: number[] };
+}
+
 @injectable()
-export class DefaultTrainer {
+export class DefaultTrainer<E = unknown, R = E> implements Trainer {
   constructor(
     @inject(Policy) private readonly policy: Policy,
-    @inject(Objective) private readonly objective: Objective,
+    @inject(Objective) private readonly objective: Objective<E, R>,
     @inject(Optimizer) private readonly optimizer: Optimizer,
     @inject(LrScheduler) private readonly scheduler: LrScheduler,
+    @inject(StepPlan) private readonly plan: StepPlan,
     @inject(TrainingArgs) private readonly args: TrainingArguments,
-    @inject(TrainDataset) private readonly train: TrainDataset,
+    @inject(TrainDataset) private readonly train: TrainDataset<E>,
     @inject(TrainerEvents) private readonly events: TrainerEvents,
-    @inject(EvalDataset) @optional() private readonly evalData?: EvalDataset,
+    @inject(EvalDataset) @optional() private readonly evalData?: EvalDataset<E>,
   ) {}
 
   /**
-   * Trains until maxSteps, or until `signal` aborts (checked between optimizer steps: the run then
-   * saves a checkpoint of the last completed step and returns with `stopped: true`).
-   * @throws TrainingDivergedError on NaN/Inf loss or gradients; Error for empty data or all-masked labels.
+   * @throws TrainingDivergedError on NaN/Inf loss or gradients; Error for empty data, a step with
+   *   nothing to train on, or an unusable checkpoint.
    */
   async run(opts: { signal?: AbortSignal } = {}): Promise<TrainResult> {
-    const { args, policy, objective, optimizer, events } = this;
+    const run = await this.begin();
+    let stopped = false;
+    while (run.step < this.plan.maxSteps) {
+      if (opts.signal?.aborted) {
+        stopped = true;
+        break;
+      }
+      const { examples, epoch } = this.selectExamples(run, run.step + 1);
+      run.step++;
+      const prepared = await this.prepare(examples, run.step, epoch);
+      const acc = await this.accumulate(prepared.rows, run.step);
+      this.stopIfNotFinite(acc, run.step);
+      const gradNorm = this.clip(acc.grads);
+      const learningRate = this.update(acc.grads, run.step);
+      this.record(run, acc, prepared.metrics, { epoch, gradNorm, learningRate });
+      this.maybeLog(run, epoch, gradNorm);
+      await this.maybeEvaluate(run, epoch);
+      await this.maybeSave(run, epoch);
+    }
+    return this.finish(run, stopped);
+  }
+
+  /** Objective setup (before any weight is restored), resume from a checkpoint, train_begin. */
+  private async begin(): Promise<RunState> {
+    const { args, policy, optimizer, plan } = this;
     const examples = this.train.examples;
-    const plan = planSteps(examples.length, args);
-    const items = examples.map((e) => objective.countItems(e));
-    let step = 0;
-    let tokensSeen = 0;
-    let logHistory: Record<string, number>[] = [];
+    if (examples.length === 0) throw new Error("training dataset is empty");
+    await this.objective.setup?.({ args, resuming: args.resumeFromCheckpoint !== null, train: examples, eval: this.evalData?.examples ?? [] });
+    const run: RunState = {
+      step: 0,
+      tokensSeen: 0,
+      logHistory: [],
+      runLossSum: 0,
+      runSteps: 0,
+      evalMetrics: null,
+      t0: performance.now(),
+      window: { loss: 0, steps: 0, tokens: 0, t: performance.now(), metrics: new MetricWindow() },
+      order: { epoch: -1, indices: [] },
+    };
     if (args.resumeFromCheckpoint) {
       if (!existsSync(args.resumeFromCheckpoint)) throw new Error(`checkpoint ${args.resumeFromCheckpoint} does not exist`);
       const ck = readCheckpoint(args.resumeFromCheckpoint);
@@ -87,30 +150,183 @@ export class DefaultTrainer {
       }
       policy.restore(args.resumeFromCheckpoint);
       optimizer.loadStateDict(ck.optimizer);
-      step = ck.state.global_step;
-      tokensSeen = ck.state.num_input_tokens_seen;
-      logHistory = ck.state.log_history;
+      run.step = ck.state.global_step;
+      run.tokensSeen = ck.state.num_input_tokens_seen;
+      run.logHistory = ck.state.log_history;
     }
     const trainableParams = policy.trainable.names.reduce((n, k) => n + policy.trainable.get(k).length, 0);
-    events.emit({
+    this.events.emit({
       type: "train_begin",
       maxSteps: plan.maxSteps,
       numTrainEpochs: plan.numEpochs,
       totalTrainBatchSize: args.perDeviceTrainBatchSize * args.gradientAccumulationSteps,
       numExamples: examples.length,
       trainableParams,
-      startStep: step,
+      startStep: run.step,
     });
+    return run;
+  }
 
-    const t0 = performance.now();
-    let runLossSum = 0;
-    let runSteps = 0;
-    let window = { loss: 0, steps: 0, tokens: 0, t: performance.now() };
-    let evalMetrics: Record<string, number> | null = null;
-    let orderEpoch = -1;
-    let epochBatches: number[][] = [];
-    const state = (epoch: number): TrainerState => ({
-      global_step: step,
+  /** The examples of optimizer step `step` (1-based): a slice of its epoch's shuffled order. */
+  private selectExamples(run: RunState, step: number): { examples: E[]; epoch: number } {
+    const { plan, args } = this;
+    const epochIndex = Math.floor((step - 1) / plan.stepsPerEpoch);
+    const inEpoch = (step - 1) % plan.stepsPerEpoch;
+    if (run.order.epoch !== epochIndex) run.order = { epoch: epochIndex, indices: epochOrder(this.train.examples.length, args.seed, epochIndex, args.shuffle) };
+    const idx = run.order.indices.slice(inEpoch * plan.examplesPerStep, (inEpoch + 1) * plan.examplesPerStep);
+    return { examples: idx.map((i) => this.train.examples[i]!), epoch: epochIndex + (inEpoch + 1) / plan.stepsPerEpoch };
+  }
+
+  /** The objective's rollout phase (identity when it has none). */
+  private async prepare(examples: E[], step: number, epoch: number): Promise<PreparedStep<R>> {
+    if (!this.objective.prepareStep) return { rows: examples as unknown as R[] };
+    try {
+      return await this.objective.prepareStep(examples, { step, epoch, rng: new Rng(stepSeed(this.args.seed ^ 0x5bd1e995, step)) });
+    } catch (e) {
+      throw this.fail(step, e as Error);
+    }
+  }
+
+  /** Forward/backward of every micro-batch of the step, normalised by the items of the whole step. */
+  private async accumulate(rows: R[], step: number): Promise<Accumulated> {
+    const B = this.args.perDeviceTrainBatchSize;
+    const numItems = rows.reduce((n, r) => n + this.objective.countItems(r), 0);
+    if (numItems === 0) {
+      throw this.fail(step, new Error(`optimizer step ${step}: its ${rows.length} rows have nothing to train on (every label is -100 / no scored item); check the dataset's loss masking`));
+    }
+    const rng = new Rng(stepSeed(this.args.seed, step));
+    const acc: Accumulated = { loss: 0, grads: new Map(), metrics: new MetricWindow(), numTokens: 0 };
+    let lossSum = 0;
+    for (let i = 0; i < rows.length; i += B) {
+      const r = await this.objective.microStep(rows.slice(i, i + B), numItems, rng);
+      lossSum += r.lossSum;
+      acc.numTokens += r.numTokens ?? 0;
+      acc.metrics.add(r.metrics);
+      if (acc.grads.size === 0) acc.grads = r.grads;
+      else for (const [n, g] of r.grads) addInto(acc.grads.get(n)!, g);
+    }
+    acc.loss = lossSum / numItems;
+    return acc;
+  }
+
+  /** A NaN/Inf loss or gradient stops the run before the parameters change. */
+  private stopIfNotFinite(acc: Accumulated, step: number): void {
+    const gradNorm = globalNorm(acc.grads);
+    if (Number.isFinite(acc.loss) && Number.isFinite(gradNorm)) return;
+    const last = listCheckpoints(this.args.outputDir).at(-1);
+    const what = !Number.isFinite(acc.loss) ? `loss is ${acc.loss}` : `gradient norm is ${gradNorm}`;
+    throw this.fail(
+      step,
+      new TrainingDivergedError(`training stopped at step ${step}: ${what}; parameters were not updated. ${last ? `Last good checkpoint: ${last.path}` : "No checkpoint was written yet"}. Lower the learning rate or check the data.`),
+    );
+  }
+
+  /** Global-norm clipping in place; returns the norm before clipping. */
+  private clip(grads: Map<string, Float32Array>): number {
+    const norm = globalNorm(grads);
+    const max = this.args.maxGradNorm;
+    if (max > 0 && norm > max) {
+      const coef = max / (norm + 1e-6);
+      for (const g of grads.values()) for (let i = 0; i < g.length; i++) g[i] = g[i]! * coef;
+    }
+    return norm;
+  }
+
+  /** One optimizer step at the scheduled rate; returns the rate it applied (the main group's). */
+  private update(grads: Map<string, Float32Array>, step: number): number {
+    const factor = this.scheduler.factor(step - 1);
+    this.optimizer.step(this.policy.trainable, grads, factor);
+    return this.baseLr() * factor;
+  }
+
+  private baseLr(): number {
+    return this.optimizer.groups[0]?.lr ?? this.args.learningRate;
+  }
+
+  /** Adds the step to the run and logging window; emits step_end. */
+  private record(run: RunState, acc: Accumulated, prepMetrics: Metrics | undefined, s: { epoch: number; gradNorm: number; learningRate: number }): void {
+    const stepMetrics = new MetricWindow();
+    stepMetrics.add(prepMetrics);
+    run.tokensSeen += acc.numTokens;
+    run.runLossSum += acc.loss;
+    run.runSteps++;
+    run.window.loss += acc.loss;
+    run.window.steps++;
+    run.window.tokens += acc.numTokens;
+    run.window.metrics.add(prepMetrics);
+    run.window.metrics.addAll(acc.metrics);
+    this.events.emit({
+      type: "step_end",
+      step: run.step,
+      epoch: s.epoch,
+      loss: acc.loss,
+      gradNorm: s.gradNorm,
+      learningRate: s.learningRate,
+      numTokens: acc.numTokens,
+      metrics: { ...stepMetrics.means(), ...acc.metrics.means() },
+    });
+  }
+
+  /** Every loggingSteps steps (and at the last): the window's means, TRL's keys. */
+  private maybeLog(run: RunState, epoch: number, gradNorm: number): void {
+    if (run.step % this.args.loggingSteps !== 0 && run.step !== this.plan.maxSteps) return;
+    const w = run.window;
+    const seconds = (performance.now() - w.t) / 1000;
+    const metrics = {
+      loss: w.loss / w.steps,
+      grad_norm: gradNorm,
+      // As transformers: the rate after this step's scheduler step, i.e. the next step's rate.
+      learning_rate: this.baseLr() * this.scheduler.factor(run.step),
+      ...w.metrics.means(),
+      epoch,
+      num_tokens: run.tokensSeen,
+      train_tokens_per_second: w.tokens / seconds,
+    };
+    run.logHistory.push({ ...metrics, step: run.step });
+    this.events.emit({ type: "log", step: run.step, metrics });
+    run.window = { loss: 0, steps: 0, tokens: 0, t: performance.now(), metrics: new MetricWindow() };
+  }
+
+  private async maybeEvaluate(run: RunState, epoch: number): Promise<void> {
+    const { evalSteps } = this.args;
+    if (!this.evalData || !((evalSteps !== null && run.step % evalSteps === 0) || run.step === this.plan.maxSteps)) return;
+    run.evalMetrics = await this.evaluate();
+    run.logHistory.push({ ...run.evalMetrics, epoch, step: run.step });
+    this.events.emit({ type: "evaluate", step: run.step, metrics: run.evalMetrics });
+  }
+
+  private async maybeSave(run: RunState, epoch: number): Promise<void> {
+    if (this.args.saveSteps > 0 && run.step % this.args.saveSteps === 0) await this.checkpoint(run, epoch);
+  }
+
+  private async checkpoint(run: RunState, epoch: number): Promise<void> {
+    const path = await saveCheckpoint(this.args.outputDir, this.policy, this.optimizer, this.state(run, epoch), this.args.saveTotalLimit);
+    this.events.emit({ type: "save", step: run.step, path, final: false });
+  }
+
+  /** The final model (or, when stopped, a checkpoint of the last step) and train_end. */
+  private async finish(run: RunState, stopped: boolean): Promise<TrainResult> {
+    if (stopped) {
+      const ckpt = listCheckpoints(this.args.outputDir).at(-1);
+      if (run.step > 0 && ckpt?.step !== run.step) await this.checkpoint(run, run.step / this.plan.stepsPerEpoch);
+    } else {
+      await this.policy.save(this.args.outputDir);
+      this.events.emit({ type: "save", step: run.step, path: this.args.outputDir, final: true });
+    }
+    const runtime = (performance.now() - run.t0) / 1000;
+    const trainLoss = run.runSteps ? run.runLossSum / run.runSteps : NaN;
+    this.events.emit({
+      type: "train_end",
+      step: run.step,
+      metrics: { train_runtime: runtime, train_loss: trainLoss, train_steps_per_second: run.runSteps / runtime, num_tokens: run.tokensSeen },
+    });
+    return { globalStep: run.step, trainLoss, logHistory: run.logHistory, evalMetrics: run.evalMetrics, stopped };
+  }
+
+  private state(run: RunState, epoch: number): TrainerState {
+    const { args, plan } = this;
+    return {
+      global_step: run.step,
       epoch,
       max_steps: plan.maxSteps,
       num_train_epochs: plan.numEpochs,
@@ -118,130 +334,36 @@ export class DefaultTrainer {
       eval_steps: args.evalSteps,
       save_steps: args.saveSteps,
       train_batch_size: args.perDeviceTrainBatchSize,
-      num_input_tokens_seen: tokensSeen,
+      num_input_tokens_seen: run.tokensSeen,
       seed: args.seed,
-      log_history: logHistory,
-    });
-
-    let stopped = false;
-    while (step < plan.maxSteps) {
-      if (opts.signal?.aborted) {
-        stopped = true;
-        break;
-      }
-      const epochIndex = Math.floor(step / plan.stepsPerEpoch);
-      const inEpoch = step % plan.stepsPerEpoch;
-      if (epochIndex !== orderEpoch) {
-        epochBatches = microBatches(epochOrder(examples.length, args.seed, epochIndex, args.shuffle), args.perDeviceTrainBatchSize);
-        orderEpoch = epochIndex;
-      }
-      const micro = epochBatches.slice(inEpoch * args.gradientAccumulationSteps, (inEpoch + 1) * args.gradientAccumulationSteps);
-      step++;
-      const epoch = epochIndex + (inEpoch + 1) / plan.stepsPerEpoch;
-
-      // Forward/backward of every micro-batch, normalised by the label tokens of the whole step.
-      const numItems = micro.flat().reduce((n, i) => n + items[i]!, 0);
-      if (numItems === 0) {
-        throw this.fail(step, new Error(`optimizer step ${step}: every label of its ${micro.flat().length} examples is -100 (nothing to train on); check the dataset's loss masking`));
-      }
-      const rng = new Rng(stepSeed(args.seed, step));
-      let lossSum = 0;
-      let grads: Map<string, Float32Array> | null = null;
-      let stepTokens = 0;
-      for (const idx of micro) {
-        const batch: TokenizedExample[] = idx.map((i) => examples[i]!);
-        stepTokens += batch.reduce((n, e) => n + e.inputIds.length, 0);
-        const r = await objective.microStep(batch, numItems, rng);
-        lossSum += r.lossSum;
-        if (!grads) grads = r.grads;
-        else for (const [n, g] of r.grads) addInto(grads.get(n)!, g);
-      }
-      const loss = lossSum / numItems;
-      const gradNorm = globalNorm(grads!);
-      if (!Number.isFinite(loss) || !Number.isFinite(gradNorm)) {
-        const last = listCheckpoints(args.outputDir).at(-1);
-        const what = !Number.isFinite(loss) ? `loss is ${loss}` : `gradient norm is ${gradNorm}`;
-        throw this.fail(step, new TrainingDivergedError(`training stopped at step ${step}: ${what}; parameters were not updated. ${last ? `Last good checkpoint: ${last.path}` : "No checkpoint was written yet"}. Lower the learning rate or check the data.`));
-      }
-      if (args.maxGradNorm > 0 && gradNorm > args.maxGradNorm) {
-        const coef = args.maxGradNorm / (gradNorm + 1e-6);
-        for (const g of grads!.values()) for (let i = 0; i < g.length; i++) g[i] = g[i]! * coef;
-      }
-      const factor = this.scheduler.factor(step - 1);
-      optimizer.step(policy.trainable, grads!, factor);
-      // The rate of the optimizer's first group (the main one), whatever optimizer is bound.
-      const baseLr = optimizer.groups[0]?.lr ?? args.learningRate;
-      const learningRate = baseLr * factor;
-      tokensSeen += stepTokens;
-      runLossSum += loss;
-      runSteps++;
-      events.emit({ type: "step_end", step, epoch, loss, gradNorm, learningRate, numTokens: stepTokens });
-
-      window.loss += loss;
-      window.steps++;
-      window.tokens += stepTokens;
-      if (step % args.loggingSteps === 0 || step === plan.maxSteps) {
-        const seconds = (performance.now() - window.t) / 1000;
-        const metrics = {
-          loss: window.loss / window.steps,
-          grad_norm: gradNorm,
-          // As transformers: the rate after this step's scheduler step, i.e. the next step's rate.
-          learning_rate: baseLr * this.scheduler.factor(step),
-          epoch,
-          num_tokens: tokensSeen,
-          train_tokens_per_second: window.tokens / seconds,
-        };
-        logHistory.push({ ...metrics, step });
-        events.emit({ type: "log", step, metrics });
-        window = { loss: 0, steps: 0, tokens: 0, t: performance.now() };
-      }
-      const last = step === plan.maxSteps;
-      if (this.evalData && ((args.evalSteps !== null && step % args.evalSteps === 0) || last)) {
-        evalMetrics = await this.evaluate();
-        logHistory.push({ ...evalMetrics, epoch, step });
-        events.emit({ type: "evaluate", step, metrics: evalMetrics });
-      }
-      if (args.saveSteps > 0 && step % args.saveSteps === 0) {
-        const path = await saveCheckpoint(args.outputDir, policy, optimizer, state(epoch), args.saveTotalLimit);
-        events.emit({ type: "save", step, path, final: false });
-      }
-    }
-
-    if (stopped) {
-      const ckpt = listCheckpoints(args.outputDir).at(-1);
-      if (step > 0 && ckpt?.step !== step) {
-        const path = await saveCheckpoint(args.outputDir, policy, optimizer, state(step / plan.stepsPerEpoch), args.saveTotalLimit);
-        events.emit({ type: "save", step, path, final: false });
-      }
-    } else {
-      await policy.save(args.outputDir);
-      events.emit({ type: "save", step, path: args.outputDir, final: true });
-    }
-    const runtime = (performance.now() - t0) / 1000;
-    const trainLoss = runSteps ? runLossSum / runSteps : NaN;
-    events.emit({
-      type: "train_end",
-      step,
-      metrics: { train_runtime: runtime, train_loss: trainLoss, train_steps_per_second: runSteps / runtime, num_tokens: tokensSeen },
-    });
-    return { globalStep: step, trainLoss, logHistory, evalMetrics, stopped };
+      log_history: run.logHistory,
+    };
   }
 
-  /** eval_loss (mean over label tokens), perplexity, eval_tokens, eval_runtime. */
+  /**
+   * eval_loss (total item loss / items), `eval_<key>` for the objective's metrics (means over batches),
+   * perplexity and eval_tokens for token-NLL objectives, eval_runtime (seconds).
+   * @throws Error when there is no evaluation data or it has no items.
+   */
   async evaluate(): Promise<Record<string, number>> {
-    const data = this.evalData!.examples;
-    if (data.length === 0) throw new Error("evaluation dataset is empty");
+    const data = this.evalData?.examples;
+    if (!data || data.length === 0) throw new Error("evaluation dataset is empty");
     const t0 = performance.now();
     let lossSum = 0;
     let count = 0;
+    const metrics = new MetricWindow();
     for (let i = 0; i < data.length; i += this.args.perDeviceEvalBatchSize) {
       const r = await this.objective.evalStep(data.slice(i, i + this.args.perDeviceEvalBatchSize));
       lossSum += r.lossSum;
       count += r.count;
+      metrics.add(r.metrics);
     }
-    if (count === 0) throw new Error("evaluation dataset has no label tokens");
+    if (count === 0) throw new Error("evaluation dataset has no items to score (every label is -100)");
     const evalLoss = lossSum / count;
-    return { eval_loss: evalLoss, perplexity: Math.exp(evalLoss), eval_tokens: count, eval_runtime: (performance.now() - t0) / 1000 };
+    const out: Record<string, number> = { eval_loss: evalLoss };
+    if (this.objective.tokenNll) Object.assign(out, { perplexity: Math.exp(evalLoss), eval_tokens: count });
+    Object.assign(out, metrics.means("eval_"), { eval_runtime: (performance.now() - t0) / 1000 });
+    return out;
   }
 
   private fail(step: number, error: Error): Error {
