@@ -9,6 +9,7 @@ export default defineConfig({
       "@ortrl/core": pkg("core"),
       "@ortrl/cpt": pkg("cpt"),
       "@ortrl/sft": pkg("sft"),
+      "@ortrl/dpo": pkg("dpo"),
     },
   },
   test: {

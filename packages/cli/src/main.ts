@@ -5,6 +5,7 @@ import { evalCommand } from "./commands/eval.js";
 import { generateCommand } from "./commands/generate.js";
 import { trainCptCommand } from "./commands/train-cpt.js";
 import { trainSftCommand } from "./commands/train-sft.js";
+import { trainDpoCommand } from "./commands/train-dpo.js";
 import { UsageError, reportAndExit } from "./errors.js";
 
 export function buildProgram(): Command {
@@ -18,6 +19,7 @@ export function buildProgram(): Command {
   const train = new Command("train").description("train a model with a post-training method");
   train.addCommand(trainCptCommand());
   train.addCommand(trainSftCommand());
+  train.addCommand(trainDpoCommand());
   program.addCommand(train);
   const quiet = (c: Command): void => {
     c.exitOverride().configureOutput({ outputError: () => {} });

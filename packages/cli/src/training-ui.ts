@@ -44,7 +44,7 @@ export function attachTrainingUi(events: TrainerEvents, outputDir: string): Subs
         break;
       case "evaluate":
         appendMetrics({ step: e.step, ...e.metrics });
-        if (!process.stderr.isTTY) process.stderr.write(`step ${e.step}: eval_loss ${e.metrics.eval_loss!.toFixed(4)} perplexity ${e.metrics.perplexity!.toFixed(3)}\n`);
+        if (!process.stderr.isTTY) process.stderr.write(`step ${e.step}: ${evalSummary(e.metrics)}\n`);
         break;
       case "train_end":
       case "error":
@@ -53,4 +53,12 @@ export function attachTrainingUi(events: TrainerEvents, outputDir: string): Subs
         break;
     }
   });
+}
+
+/** eval_loss and the headline metric of the method (perplexity, reward accuracy), for one stderr line. */
+function evalSummary(m: Readonly<Record<string, number>>): string {
+  const parts = [`eval_loss ${m.eval_loss?.toFixed(4)}`];
+  if (m.perplexity !== undefined) parts.push(`perplexity ${m.perplexity.toFixed(3)}`);
+  for (const k of ["eval_rewards/accuracies", "eval_rewards/margins", "eval_reward"]) if (m[k] !== undefined) parts.push(`${k} ${m[k].toFixed(4)}`);
+  return parts.join(" ");
 }

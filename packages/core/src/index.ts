@@ -22,6 +22,7 @@ export * from "./optim/adamw.js";
 export * from "./optim/sgd.js";
 export * from "./util/rng.js";
 export * from "./tokenizer/tokenizer.js";
+export * from "./tokenizer/chat-template-source.js";
 export * from "./io/safetensors.js";
 export * from "./io/hf-model-dir.js";
 export * from "./io/atomic.js";

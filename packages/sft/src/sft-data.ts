@@ -7,7 +7,7 @@
  * `process.emitWarning`); a dataset in which no record has a scored token is an error, never a
  * silent no-op (TRL users hit that as "assistant-only loss trains on nothing").
  */
-import { DataError, type TokenizedExample, type TokenizerLike, type TrainDataset, countLabelTokens, readRecords, readTextFile } from "@ortrl/core";
+import { DataError, type TokenizedExample, type TokenizerLike, type TrainDataset, countLabelTokens, readRecords } from "@ortrl/core";
 import { packExamples } from "./packing.js";
 import { type SftFormat, type SourcedRecord, detectRecord } from "./sft-formats.js";
 import { type SftTokenizeOptions, tokenizeSftRecord, truncateExample } from "./sft-tokenize.js";
@@ -100,16 +100,4 @@ export function buildSftDataset(tok: TokenizerLike, records: readonly SourcedRec
   return { examples, stats };
 }
 
-/**
- * The chat template a `chatTemplate` setting names: null stays null (use the tokenizer's); a string
- * containing Jinja markup (`{{` or `{%`) is the template itself; anything else is read as a file path
- * (TRL's chat_template_path with a `.jinja` file).
- * @throws DataError when the file is missing or empty.
- */
-export function loadChatTemplate(value: string | null): string | null {
-  if (value === null) return null;
-  if (value.includes("{{") || value.includes("{%")) return value;
-  const text = readTextFile(value);
-  if (!text.trim()) throw new DataError(value, 0, "chat template file is empty");
-  return text;
-}
+export { loadChatTemplate } from "@ortrl/core";

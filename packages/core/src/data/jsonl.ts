@@ -2,6 +2,7 @@
  * JSON Lines input with errors that name the file and line. Blank lines are skipped.
  */
 import { existsSync, readFileSync, statSync } from "node:fs";
+import { gunzipSync } from "node:zlib";
 
 /** A parsed record and the 1-based line it came from. */
 export interface JsonlRecord {
@@ -29,11 +30,25 @@ export function readTextFile(path: string): string {
 }
 
 /**
- * Parses every non-blank line as a JSON object.
+ * Reads a data file's text; a `.gz` file (e.g. hh-rlhf's `test.jsonl.gz`) is decompressed first.
+ * @throws DataError for a missing path, a directory, or a `.gz` file that is not gzip data.
+ */
+export function readDataText(path: string): string {
+  if (!/\.gz$/i.test(path)) return readTextFile(path);
+  readTextFile(path); // existence and kind checks
+  try {
+    return gunzipSync(readFileSync(path)).toString("utf8");
+  } catch (e) {
+    throw new DataError(path, 0, `cannot decompress (${(e as Error).message})`);
+  }
+}
+
+/**
+ * Parses every non-blank line as a JSON object (`.jsonl.gz` decompressed first).
  * @throws DataError for a missing file, invalid JSON or a line that is not an object.
  */
 export function readJsonl(path: string): JsonlRecord[] {
-  const text = readTextFile(path);
+  const text = readDataText(path);
   const out: JsonlRecord[] = [];
   text.split("\n").forEach((raw, i) => {
     const line = raw.trim();
@@ -54,12 +69,13 @@ export function readJsonl(path: string): JsonlRecord[] {
 
 /**
  * Reads a JSON file holding an array of objects (e.g. Alpaca's `alpaca_data.json`) or a JSONL file,
- * by extension (.json -> array, else JSONL). Array records get their 1-based index as `line`.
+ * by extension (.json / .json.gz -> array, else JSONL; `.gz` decompressed). Array records get their
+ * 1-based index as `line`.
  * @throws DataError naming the file (and record) on malformed input.
  */
 export function readRecords(path: string): JsonlRecord[] {
-  if (!path.endsWith(".json")) return readJsonl(path);
-  const text = readTextFile(path);
+  if (!/\.json(\.gz)?$/i.test(path)) return readJsonl(path);
+  const text = readDataText(path);
   let value: unknown;
   try {
     value = JSON.parse(text);

@@ -11,7 +11,8 @@
  *     no reference weights are held during training.
  */
 import { createHash } from "node:crypto";
-import { existsSync } from "node:fs";
+import { existsSync, mkdirSync } from "node:fs";
+import { dirname } from "node:path";
 import { CausalLM } from "../model/causal-lm.js";
 import { type BranchedRow, type ScoreBatch, collateBranched } from "../model/branched.js";
 import { SafetensorsFile, writeSafetensors } from "../io/safetensors.js";
@@ -186,6 +187,7 @@ export class PrecomputedReference implements ReferenceModel {
       index.push([k, off, v.length]);
       off += v.length;
     }
+    mkdirSync(dirname(this.file), { recursive: true });
     // writeSafetensors writes a temporary sibling and renames it into place.
     writeSafetensors(this.file, { logps: { dtype: "F32", shape: [total], data: all } }, { format: FORMAT, fingerprint: this.fingerprint, index: JSON.stringify(index) });
   }

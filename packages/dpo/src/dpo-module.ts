@@ -1,0 +1,66 @@
+/**
+ * The DPO plugin's bindings: training (and held-out) pairs, the reference model, and the DPO
+ * objective. The reference is core's default (LoRA: the adapter left out of the call; full
+ * fine-tuning: a frozen copy of the starting weights) unless `precomputeRefLogProbs`, which binds a
+ * PrecomputedReference: log-probs of every pair computed from the starting weights before training
+ * and kept in outputDir/reference_logps.safetensors. Rows are capped at max_position_embeddings.
+ */
+import { join } from "node:path";
+import { ContainerModule } from "inversify";
+import {
+  CausalLmReference,
+  EvalDataset,
+  Objective,
+  Policy,
+  PrecomputedReference,
+  ReferenceModel,
+  TrainDataset,
+  loadChatTemplate,
+  modelFingerprint,
+  startingModelView,
+} from "@ortrl/core";
+import type { DpoConfig } from "./dpo-config.js";
+import { type DpoBuildOptions, type DpoExample, buildDpoDataset, holdOutPairs, readPreferenceRecords } from "./dpo-data.js";
+import { DpoObjective } from "./dpo-objective.js";
+
+/** File of precomputed reference log-probs in the output directory. */
+export const REFERENCE_LOGPS_FILE = "reference_logps.safetensors";
+
+export function dpoModule(config: DpoConfig): ContainerModule {
+  return new ContainerModule(({ bind, rebindSync }) => {
+    const records = config.dataFiles.flatMap((f) => readPreferenceRecords(f));
+    const split = holdOutPairs(records, config.evalHoldout);
+    const evalRecords = [...split.held, ...config.evalDataFiles.flatMap((f) => readPreferenceRecords(f))];
+    const chatTemplate = loadChatTemplate(config.chatTemplate);
+    const options = (p: Policy): DpoBuildOptions => ({
+      chatTemplate,
+      maxLength: Math.min(config.maxLength, p.config.maxPositionEmbeddings),
+      maxPromptLength: config.maxPromptLength === null ? null : Math.min(config.maxPromptLength, p.config.maxPositionEmbeddings - 1),
+      maxCompletionLength: config.maxCompletionLength,
+    });
+    bind<TrainDataset<DpoExample>>(TrainDataset)
+      .toResolvedValue((p: Policy) => buildDpoDataset(p.tokenizer, split.train, options(p), "training"), [Policy])
+      .inSingletonScope();
+    if (evalRecords.length) {
+      bind<EvalDataset<DpoExample>>(EvalDataset)
+        .toResolvedValue((p: Policy) => buildDpoDataset(p.tokenizer, evalRecords, options(p), "evaluation"), [Policy])
+        .inSingletonScope();
+    }
+    if (config.precomputeRefLogProbs) {
+      rebindSync<ReferenceModel>(ReferenceModel)
+        .toResolvedValue((p: Policy) => {
+          const start = startingModelView(p);
+          return new PrecomputedReference(new CausalLmReference(start, "the starting model"), join(config.outputDir, REFERENCE_LOGPS_FILE), modelFingerprint(start));
+        }, [Policy])
+        .inSingletonScope();
+    }
+    bind<Objective<DpoExample>>(Objective)
+      .toResolvedValue((p: Policy, ref: ReferenceModel) => new DpoObjective(p, ref, config, dpoPadId(p)), [Policy, ReferenceModel])
+      .inSingletonScope();
+  });
+}
+
+/** Padding id: the tokenizer's pad token, else EOS, else 0 (padding is never scored). */
+export function dpoPadId(p: Policy): number {
+  return p.tokenizer.padTokenId ?? p.tokenizer.eosTokenId ?? 0;
+}
