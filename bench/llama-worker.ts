@@ -1,7 +1,9 @@
 /**
  * One Llama benchmark in its own process (so peak RSS belongs to it):
  *   tsx bench/llama-worker.ts MODE CONFIG [--seq 512] [--batch 1] [--steps 5] [--threads 2]
- * MODE: forward | generate | train (full fine-tuning: fwd+bwd+AdamW) | lora (r=16, all-linear).
+ * MODE: forward | generate | train (full fine-tuning: fwd+bwd+AdamW) | lora (r=16, all-linear) |
+ *   dpo (LoRA r=16 DPO step on one pair: prompt P + two completions of P tokens, P = seq / 2) |
+ *   sft-pair (LoRA r=16 SFT step on the same two sequences, prompt + completion each, batch 2).
  * Prints one JSON line (tokens_per_second = median over measured steps).
  */
 import * as F from "@ortrl/core";
@@ -92,6 +94,34 @@ if (mode === "forward") {
     optimizer_seconds_median: median(phases.opt),
     trainable_params: trainable.numel,
   };
+} else if (mode === "dpo" || mode === "sft-pair") {
+  // One preference pair: prompt 256 + chosen 256 and prompt 256 + rejected 256 at seq 512.
+  const P = seq / 2;
+  const [prompt, chosen, rejected] = randomRows(3, P) as [number[], number[], number[]];
+  const cfg = F.resolveLoraConfig({ r: 16, loraAlpha: 32, targetModules: "all-linear" });
+  const adapter = F.createLoraAdapter(arch, cfg, params, 1);
+  const policy = new F.CausalLmPolicy(lm, arch as F.LlamaConfig, new F.ByteTokenizer(), adapter, null);
+  const opt = new F.AdamW([{ params: policy.trainable.names, lr: 1e-5, weightDecay: 0 }]);
+  const rngStep = new F.Rng(5);
+  let step: () => Promise<F.MicroStepResult>;
+  if (mode === "dpo") {
+    const { DpoObjective, DPO_DEFAULTS } = await import("@ortrl/dpo");
+    const obj = new DpoObjective(policy, F.createReferenceModel(policy), { ...DPO_DEFAULTS, outputDir: "/nonexistent" }, 0);
+    const pair = { promptIds: prompt, chosenIds: chosen, rejectedIds: rejected };
+    step = () => obj.microStep([pair], 1, rngStep);
+  } else {
+    const obj = new F.CausalLmObjective(policy, 0);
+    const rows = [chosen, rejected].map((c) => ({ inputIds: [...prompt, ...c], labels: [...prompt.map(() => -100), ...c] }));
+    const items = rows.reduce((n, r) => n + F.countLabelTokens(r), 0);
+    step = () => obj.microStep(rows, items, rngStep);
+  }
+  for (let s = 0; s < steps + 1; s++) {
+    const t0 = performance.now();
+    const r = await step();
+    opt.step(policy.trainable, r.grads);
+    if (s > 0) times.push((performance.now() - t0) / 1000);
+  }
+  result = { prompt_tokens: P, completion_tokens: P, sequences: 2, tokens_per_second: (2 * seq) / median(times), trainable_params: adapter.params.numel };
 } else throw new Error(`unknown mode ${mode}`);
 
 console.log(

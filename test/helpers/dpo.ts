@@ -1,7 +1,6 @@
 /**
  * DPO runs on real data for tests: preference pairs that stories260K makes from its own generations
- * (prompt = a sampled story opening; chosen = its greedy continuation; rejected = a continuation
- * sampled at temperature 1.6), and a DPO run through the plugin with every event recorded.
+ * (examples/dpo/self-preference-pairs.ts), and a DPO run through the plugin with every event recorded.
  */
 import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -9,26 +8,12 @@ import { join } from "node:path";
 import * as F from "@ortrl/core";
 import { type DpoConfig, dpoPlugin } from "@ortrl/dpo";
 import { STORIES } from "./train.js";
+import { selfPreferencePairs as makePairs } from "../../examples/dpo/self-preference-pairs.js";
 
-export interface PairRecord {
-  prompt: string;
-  chosen: string;
-  rejected: string;
-}
+export type { PairRecord } from "../../examples/dpo/self-preference-pairs.js";
 
-/** `n` self-generated preference pairs (deterministic for a seed), as `{prompt, chosen, rejected}` text. */
-export async function selfPreferencePairs(n: number, seed: number, completionTokens = 20): Promise<PairRecord[]> {
-  const m = await F.loadPretrained(STORIES, new F.Runtime({ intraOpNumThreads: 1 }));
-  const tok = m.tokenizer!;
-  const bos = tok.bosTokenId!;
-  const eos = tok.eosTokenId!;
-  const openings = await F.generate(m.lm, Array.from({ length: n }, () => [bos]), { maxNewTokens: 8, temperature: 1, seed });
-  const prompts = openings.completions.map((c) => [bos, ...c.filter((t) => t !== eos)]);
-  const greedy = await F.generate(m.lm, prompts, { maxNewTokens: completionTokens, temperature: 0, eosTokenId: eos });
-  const hot = await F.generate(m.lm, prompts, { maxNewTokens: completionTokens, temperature: 1.6, seed: seed + 1, eosTokenId: eos });
-  const text = (ids: number[]) => tok.decode(ids, { skipSpecialTokens: true });
-  return prompts.map((p, i) => ({ prompt: text(p), chosen: text(greedy.completions[i]!), rejected: text(hot.completions[i]!) }));
-}
+/** `n` self-generated preference pairs of stories260K (deterministic for a seed). */
+export const selfPreferencePairs = (n: number, seed: number) => makePairs(STORIES, n, seed);
 
 /** Writes records as JSONL into a fresh temp dir; returns the path. */
 export function writeJsonl(records: readonly object[], name = "pairs.jsonl"): string {

@@ -27,6 +27,7 @@ export * from "./io/safetensors.js";
 export * from "./io/hf-model-dir.js";
 export * from "./io/atomic.js";
 export * from "./data/jsonl.js";
+export * from "./data/records.js";
 export * from "./nn/linear.js";
 export * from "./nn/rms-norm.js";
 export * from "./nn/rotary.js";

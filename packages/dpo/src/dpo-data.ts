@@ -22,7 +22,7 @@
  * chosen and rejected completions are identical (no preference signal), or that are all prompt after
  * truncation, are skipped and counted in one warning; a file where nothing is left is an error.
  */
-import { type ChatMessage, DataError, type JsonlRecord, type TokenizerLike, type TrainDataset, readRecords } from "@ortrl/core";
+import { type ChatMessage, DataError, type JsonlRecord, type TokenizerLike, type TrainDataset, kindOf as kind, messageList, readRecords } from "@ortrl/core";
 
 export type DpoFormat = "standard" | "conversational" | "implicit_prompt" | "conversational_implicit_prompt" | "sharegpt";
 
@@ -146,26 +146,6 @@ function shareGptRole(from: unknown, field: string, fail: (m: string) => never):
   const role = typeof from === "string" ? SHAREGPT_ROLES[from] : undefined;
   if (!role) fail(`${field} must be one of human, gpt, system (or user, assistant), got ${JSON.stringify(from)}`);
   return role!;
-}
-
-function messageList(v: unknown, field: string, fail: (msg: string) => never): ChatMessage[] {
-  if (!Array.isArray(v)) fail(`field '${field}' must be a list of {role, content} messages, got ${kind(v)}`);
-  const list = v as unknown[];
-  if (list.length === 0) fail(`field '${field}' is an empty message list`);
-  list.forEach((m, i) => {
-    if (typeof m !== "object" || m === null || Array.isArray(m)) fail(`${field}[${i}] must be a {role, content} object, got ${kind(m)}`);
-    const o = m as Record<string, unknown>;
-    if (typeof o.role !== "string") fail(`${field}[${i}].role must be a string, got ${kind(o.role)}`);
-    if (typeof o.content !== "string") fail(`${field}[${i}].content must be a string, got ${kind(o.content)}`);
-  });
-  return list as ChatMessage[];
-}
-
-function kind(v: unknown): string {
-  if (v === null) return "null";
-  if (v === undefined) return "nothing";
-  if (Array.isArray(v)) return "a list";
-  return typeof v === "object" ? "an object" : typeof v;
 }
 
 // ------------------------------------------------------------------------------------------------
@@ -315,11 +295,3 @@ export function buildDpoDataset(tok: TokenizerLike, records: readonly SourcedPai
 }
 
 const sameIds = (a: readonly number[], b: readonly number[]) => a.length === b.length && a.every((x, i) => x === b[i]);
-
-/** Splits pairs into (train, held-out): the last round(n * fraction) pairs (at least 1) are held out. */
-export function holdOutPairs<T>(records: readonly T[], fraction: number): { train: T[]; held: T[] } {
-  if (fraction <= 0) return { train: [...records], held: [] };
-  const k = Math.min(records.length - 1, Math.max(1, Math.round(records.length * fraction)));
-  if (k <= 0) throw new Error(`evalHoldout ${fraction}: ${records.length} pair(s) are too few to hold any out`);
-  return { train: records.slice(0, records.length - k), held: records.slice(records.length - k) };
-}

@@ -15,12 +15,13 @@ import {
   PrecomputedReference,
   ReferenceModel,
   TrainDataset,
+  holdOutRecords,
   loadChatTemplate,
   modelFingerprint,
   startingModelView,
 } from "@ortrl/core";
 import type { DpoConfig } from "./dpo-config.js";
-import { type DpoBuildOptions, type DpoExample, buildDpoDataset, holdOutPairs, readPreferenceRecords } from "./dpo-data.js";
+import { type DpoBuildOptions, type DpoExample, buildDpoDataset, readPreferenceRecords } from "./dpo-data.js";
 import { DpoObjective } from "./dpo-objective.js";
 
 /** File of precomputed reference log-probs in the output directory. */
@@ -29,7 +30,7 @@ export const REFERENCE_LOGPS_FILE = "reference_logps.safetensors";
 export function dpoModule(config: DpoConfig): ContainerModule {
   return new ContainerModule(({ bind, rebindSync }) => {
     const records = config.dataFiles.flatMap((f) => readPreferenceRecords(f));
-    const split = holdOutPairs(records, config.evalHoldout);
+    const split = holdOutRecords(records, config.evalHoldout);
     const evalRecords = [...split.held, ...config.evalDataFiles.flatMap((f) => readPreferenceRecords(f))];
     const chatTemplate = loadChatTemplate(config.chatTemplate);
     const options = (p: Policy): DpoBuildOptions => ({

@@ -22,13 +22,7 @@ export function readSftRecords(path: string, textField = "text"): SourcedRecord[
   return recs.map((r) => ({ file: path, line: r.line, record: detectRecord(path, r, textField) }));
 }
 
-/** Splits records into (train, held-out): the last round(n * fraction) records (at least 1) are held out. */
-export function holdOutRecords<T>(records: readonly T[], fraction: number): { train: T[]; held: T[] } {
-  if (fraction <= 0) return { train: [...records], held: [] };
-  const k = Math.min(records.length - 1, Math.max(1, Math.round(records.length * fraction)));
-  if (k <= 0) throw new Error(`evalHoldout ${fraction}: ${records.length} record(s) are too few to hold any out`);
-  return { train: records.slice(0, records.length - k), held: records.slice(records.length - k) };
-}
+export { holdOutRecords } from "@ortrl/core";
 
 export interface SftBuildOptions extends SftTokenizeOptions {
   /** Row length in tokens (truncation, and packing's row size). */

@@ -13,7 +13,7 @@
  * prompt-completion records whose prompt is the standard Alpaca template (Taori et al. 2023,
  * stanford_alpaca's PROMPT_DICT) and whose completion is `output`.
  */
-import { type ChatMessage, DataError, type JsonlRecord } from "@ortrl/core";
+import { type ChatMessage, DataError, type JsonlRecord, kindOf as kind, messageList } from "@ortrl/core";
 
 export type SftFormat = "conversational" | "conversational_prompt_completion" | "prompt_completion" | "alpaca" | "language_modeling";
 
@@ -85,23 +85,4 @@ export function detectRecord(file: string, rec: JsonlRecord, textField = "text")
   }
   const seen = Object.keys(r);
   return fail(`fits no SFT dataset format (fields seen: ${seen.length ? seen.join(", ") : "none"}); ${EXPECTED.replace("TEXT", textField)}`);
-}
-
-function messageList(v: unknown, field: string, fail: (msg: string) => never): ChatMessage[] {
-  if (!Array.isArray(v)) fail(`field '${field}' must be a list of {role, content} messages, got ${kind(v)}`);
-  const list = v as unknown[];
-  if (list.length === 0) fail(`field '${field}' is an empty message list`);
-  list.forEach((m, i) => {
-    if (typeof m !== "object" || m === null || Array.isArray(m)) fail(`${field}[${i}] must be a {role, content} object, got ${kind(m)}`);
-    const o = m as Record<string, unknown>;
-    if (typeof o.role !== "string") fail(`${field}[${i}].role must be a string, got ${kind(o.role)}`);
-    if (typeof o.content !== "string") fail(`${field}[${i}].content must be a string, got ${kind(o.content)}`);
-  });
-  return list as ChatMessage[];
-}
-
-function kind(v: unknown): string {
-  if (v === null) return "null";
-  if (Array.isArray(v)) return "a list";
-  return typeof v === "object" ? "an object" : typeof v;
 }
