@@ -10,6 +10,7 @@ export default defineConfig({
       "@ortrl/cpt": pkg("cpt"),
       "@ortrl/sft": pkg("sft"),
       "@ortrl/dpo": pkg("dpo"),
+      "@ortrl/grpo": pkg("grpo"),
     },
   },
   test: {

@@ -6,6 +6,7 @@ import { generateCommand } from "./commands/generate.js";
 import { trainCptCommand } from "./commands/train-cpt.js";
 import { trainSftCommand } from "./commands/train-sft.js";
 import { trainDpoCommand } from "./commands/train-dpo.js";
+import { trainGrpoCommand } from "./commands/train-grpo.js";
 import { UsageError, reportAndExit } from "./errors.js";
 
 export function buildProgram(): Command {
@@ -20,6 +21,7 @@ export function buildProgram(): Command {
   train.addCommand(trainCptCommand());
   train.addCommand(trainSftCommand());
   train.addCommand(trainDpoCommand());
+  train.addCommand(trainGrpoCommand());
   program.addCommand(train);
   const quiet = (c: Command): void => {
     c.exitOverride().configureOutput({ outputError: () => {} });

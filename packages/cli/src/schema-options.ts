@@ -58,7 +58,7 @@ export function flagValues(flags: Record<string, unknown>, schema: AnySchema, ad
     if (v === undefined) continue;
     const key = schema.keyOf(flag)!;
     const f = schema.fields[key] as FieldSpec;
-    out[flag] = typeof v === "string" ? f.fromString(v) : v;
+    out[flag] = typeof v === "string" ? f.fromString(v) : Array.isArray(v) ? v.map((x) => (typeof x === "string" ? f.fromString(x) : x)) : v;
   }
   return out;
 }

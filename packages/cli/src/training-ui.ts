@@ -16,7 +16,7 @@ export function attachTrainingUi(events: TrainerEvents, outputDir: string): Subs
     appendFileSync(metricsFile, JSON.stringify(line) + "\n");
   };
   const bar = new cliProgress.SingleBar(
-    { format: "{bar} {value}/{total} steps | loss {loss} | lr {lr} | {tps} tok/s | eta {eta_formatted}", hideCursor: true, stream: process.stderr },
+    { format: "{bar} {value}/{total} steps | loss {loss}{extra} | lr {lr} | {tps} tok/s | eta {eta_formatted}", hideCursor: true, stream: process.stderr },
     cliProgress.Presets.shades_classic,
   );
   let started = false;
@@ -25,14 +25,16 @@ export function attachTrainingUi(events: TrainerEvents, outputDir: string): Subs
   return events.events$.subscribe((e) => {
     switch (e.type) {
       case "train_begin":
-        bar.start(e.maxSteps, e.startStep, { loss: "-", lr: "-", tps: "-" });
+        bar.start(e.maxSteps, e.startStep, { loss: "-", lr: "-", tps: "-", extra: "" });
         started = true;
         break;
       case "step_end": {
         tokens += e.numTokens;
         const now = performance.now();
         const tps = tokens / ((now - t) / 1000);
-        bar.update(e.step, { loss: e.loss.toFixed(4), lr: e.learningRate.toExponential(2), tps: tps.toFixed(0) });
+        // GRPO: the mean reward of the step's rollout; DPO: its reward accuracy.
+        const extra = e.metrics.reward !== undefined ? ` | reward ${e.metrics.reward.toFixed(3)}` : e.metrics["rewards/accuracies"] !== undefined ? ` | acc ${e.metrics["rewards/accuracies"].toFixed(2)}` : "";
+        bar.update(e.step, { loss: e.loss.toFixed(4), lr: e.learningRate.toExponential(2), tps: tps.toFixed(0), extra });
         if (now - t > 10_000) {
           tokens = 0;
           t = now;

@@ -55,6 +55,7 @@ export * from "./config/schema.js";
 export * from "./train/seams.js";
 export * from "./train/contract.js";
 export * from "./train/reference.js";
+export * from "./train/rewards.js";
 export * from "./train/args.js";
 export * from "./train/schedule.js";
 export * from "./train/events.js";

@@ -41,6 +41,8 @@ export interface ScoredTokens {
   logits: Value;
   /** [B, N] log p(target | its prefix), 0 at padding. */
   logps: Value;
+  /** [B, N, V] log-softmax of the logits (for entropies; computed anyway by the fused op). */
+  logSoftmax: Value;
 }
 
 /** Runs the decoder over the packed rows and scores the targets (LM head on scored positions only). */
@@ -48,7 +50,8 @@ export function scoreTokens(lg: LlamaGraph, inp: ScoreInputs): ScoredTokens {
   const { hidden } = lg.decoder(inp.inputIds, inp.positionIds, inp.attentionMask, undefined, inp.prefixSegments);
   const flat = reshape(hidden, [-1, lg.arch.hiddenSize]);
   const logits = lg.logits(gather(flat, inp.scoreIndex));
-  return { logits, logps: targetLogp(logits, inp.scoreTargets).logp };
+  const t = targetLogp(logits, inp.scoreTargets);
+  return { logits, logps: t.logp, logSoftmax: t.logSoftmax };
 }
 
 /** Feeds for {@link declareScoreInputs} (score_index made flat: b * T + t). */

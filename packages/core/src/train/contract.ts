@@ -52,6 +52,8 @@ export interface EvalStepResult {
 export interface PreparedStep<R> {
   rows: R[];
   metrics?: Metrics;
+  /** Input tokens of the preparation (e.g. prompt + completion of every sample), counted once for num_tokens instead of the micro-steps' counts. */
+  numTokens?: number;
 }
 
 /** Where the trainer is when it asks for a step's rows. */
@@ -103,8 +105,13 @@ export interface Objective<E = TokenizedExample, R = E> {
 /** How many optimizer steps a run takes and how many examples each one reads. Read by the trainer and the LR schedule. */
 export const StepPlan = Symbol.for("ortrl.StepPlan");
 export interface StepPlan {
-  /** Examples selected per optimizer step (perDeviceTrainBatchSize * gradientAccumulationSteps by default). */
+  /** Examples selected per preparation (perDeviceTrainBatchSize * gradientAccumulationSteps by default). */
   examplesPerStep: number;
+  /**
+   * Optimizer steps taken on one preparation's rows (GRPO's num_iterations; default 1): `prepareStep`
+   * runs at steps 1, 1 + k, 1 + 2k, ... and its rows are reused for the k steps.
+   */
+  stepsPerPreparation: number;
   /** Optimizer steps per pass over the examples. */
   stepsPerEpoch: number;
   maxSteps: number;
@@ -114,16 +121,22 @@ export interface StepPlan {
 }
 
 /**
- * transformers' arithmetic: steps per epoch = ceil(examples / examplesPerStep) (the last step of an
- * epoch may be short), maxSteps > 0 overrides epochs, warm-up = warmupSteps or ceil(warmupRatio * maxSteps).
+ * transformers' arithmetic: steps per epoch = ceil(examples / examplesPerStep) x stepsPerPreparation
+ * (the last preparation of an epoch may be short), maxSteps > 0 overrides epochs, warm-up =
+ * warmupSteps or ceil(warmupRatio * maxSteps).
  * @throws Error for an empty dataset.
  */
-export function planSteps(numExamples: number, args: TrainingArguments, examplesPerStep = args.perDeviceTrainBatchSize * args.gradientAccumulationSteps): StepPlan {
+export function planSteps(
+  numExamples: number,
+  args: TrainingArguments,
+  examplesPerStep = args.perDeviceTrainBatchSize * args.gradientAccumulationSteps,
+  stepsPerPreparation = 1,
+): StepPlan {
   if (numExamples === 0) throw new Error("training dataset is empty");
-  const stepsPerEpoch = Math.ceil(numExamples / examplesPerStep);
+  const stepsPerEpoch = Math.ceil(numExamples / examplesPerStep) * stepsPerPreparation;
   const maxSteps = args.maxSteps > 0 ? args.maxSteps : Math.ceil(args.numTrainEpochs * stepsPerEpoch);
   const warmupSteps = warmupStepsFor(maxSteps, args.warmupSteps, args.warmupRatio);
-  return { examplesPerStep, stepsPerEpoch, maxSteps, numEpochs: Math.ceil(maxSteps / stepsPerEpoch), warmupSteps };
+  return { examplesPerStep, stepsPerPreparation, stepsPerEpoch, maxSteps, numEpochs: Math.ceil(maxSteps / stepsPerEpoch), warmupSteps };
 }
 
 export interface TrainResult {

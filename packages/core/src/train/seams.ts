@@ -3,7 +3,8 @@
  * inversify container. Method plugins bind what their method needs; users may rebind any seam
  * (e.g. their own Optimizer or ReferenceModel) before training. Injection is explicit (`@inject(TOKEN)`).
  * The Optimizer seam's token and interface live in optim/optimizer.ts; the ReferenceModel seam in
- * train/reference.ts; the training contract (Objective, datasets, StepPlan, Trainer) in train/contract.ts.
+ * train/reference.ts; the RewardFn contract in train/rewards.ts; the training contract (Objective,
+ * datasets, StepPlan, Trainer) in train/contract.ts.
  */
 import type { Observable } from "rxjs";
 import type { LlamaConfig } from "../io/hf-model-dir.js";
@@ -42,19 +43,6 @@ export const Sampler = Symbol.for("ortrl.Sampler");
 export interface Sampler {
   generate(prompts: readonly (readonly number[])[], opts: GenerateOptions): Promise<GenerateOutput>;
 }
-
-/** Arguments a reward function receives (TRL's keyword arguments, camelCased), plus dataset columns. */
-export interface RewardArgs {
-  prompts: string[];
-  completions: string[];
-  completionIds: number[][];
-  /** Every other dataset column, one entry per completion. */
-  [column: string]: unknown;
-}
-
-/** Scores completions: one number per completion (null = not applicable). */
-export const RewardFn = Symbol.for("ortrl.RewardFn");
-export type RewardFn = (args: RewardArgs) => (number | null)[] | Promise<(number | null)[]>;
 
 /** The typed event stream of a run. */
 export const TrainerEvents = Symbol.for("ortrl.TrainerEvents");

@@ -82,6 +82,8 @@ interface RunState {
   window: { loss: number; steps: number; tokens: number; t: number; metrics: MetricWindow };
   /** The example order of the current epoch. */
   order: { epoch: number; indices: number[] };
+  /** The last preparation's rows and metrics, and the step it was made for (reused stepsPerPreparation times). */
+  prepared: { step: number; rows: PreparedStep<unknown> } | null;
 }
 
 @injectable()
@@ -110,10 +112,11 @@ export class DefaultTrainer<E = unknown, R = E> implements Trainer {
         stopped = true;
         break;
       }
-      const { examples, epoch } = this.selectExamples(run, run.step + 1);
+      const { examples, epoch, first } = this.selectExamples(run, run.step + 1);
       run.step++;
-      const prepared = await this.prepare(examples, run.step, epoch);
+      const prepared = await this.prepare(run, examples, epoch, first);
       const acc = await this.accumulate(prepared.rows, run.step);
+      if (prepared.numTokens !== undefined) acc.numTokens = run.step === first ? prepared.numTokens : 0;
       this.stopIfNotFinite(acc, run.step);
       const gradNorm = this.clip(acc.grads);
       const learningRate = this.update(acc.grads, run.step);
@@ -141,6 +144,7 @@ export class DefaultTrainer<E = unknown, R = E> implements Trainer {
       t0: performance.now(),
       window: { loss: 0, steps: 0, tokens: 0, t: performance.now(), metrics: new MetricWindow() },
       order: { epoch: -1, indices: [] },
+      prepared: null,
     };
     if (args.resumeFromCheckpoint) {
       if (!existsSync(args.resumeFromCheckpoint)) throw new Error(`checkpoint ${args.resumeFromCheckpoint} does not exist`);
@@ -167,23 +171,35 @@ export class DefaultTrainer<E = unknown, R = E> implements Trainer {
     return run;
   }
 
-  /** The examples of optimizer step `step` (1-based): a slice of its epoch's shuffled order. */
-  private selectExamples(run: RunState, step: number): { examples: E[]; epoch: number } {
+  /**
+   * The examples of optimizer step `step` (1-based): a slice of its epoch's shuffled order, the same
+   * for the stepsPerPreparation steps that share a preparation (`first` = the first of them).
+   */
+  private selectExamples(run: RunState, step: number): { examples: E[]; epoch: number; first: number } {
     const { plan, args } = this;
+    const k = plan.stepsPerPreparation;
     const epochIndex = Math.floor((step - 1) / plan.stepsPerEpoch);
-    const inEpoch = (step - 1) % plan.stepsPerEpoch;
+    const inEpoch = Math.floor(((step - 1) % plan.stepsPerEpoch) / k);
     if (run.order.epoch !== epochIndex) run.order = { epoch: epochIndex, indices: epochOrder(this.train.examples.length, args.seed, epochIndex, args.shuffle) };
     const idx = run.order.indices.slice(inEpoch * plan.examplesPerStep, (inEpoch + 1) * plan.examplesPerStep);
-    return { examples: idx.map((i) => this.train.examples[i]!), epoch: epochIndex + (inEpoch + 1) / plan.stepsPerEpoch };
+    const epoch = epochIndex + ((step - 1) % plan.stepsPerEpoch + 1) / plan.stepsPerEpoch;
+    return { examples: idx.map((i) => this.train.examples[i]!), epoch, first: step - ((step - 1) % k) };
   }
 
-  /** The objective's rollout phase (identity when it has none). */
-  private async prepare(examples: E[], step: number, epoch: number): Promise<PreparedStep<R>> {
+  /**
+   * The objective's rollout phase (identity when it has none), run at the first step of each
+   * preparation and reused for the next stepsPerPreparation - 1 steps. (A run resumed between two
+   * such steps prepares again from the restored weights.)
+   */
+  private async prepare(run: RunState, examples: E[], epoch: number, first: number): Promise<PreparedStep<R>> {
     if (!this.objective.prepareStep) return { rows: examples as unknown as R[] };
+    if (run.prepared?.step === first) return { rows: run.prepared.rows.rows as R[], numTokens: run.prepared.rows.numTokens }; // metrics were recorded with the first step
     try {
-      return await this.objective.prepareStep(examples, { step, epoch, rng: new Rng(stepSeed(this.args.seed ^ 0x5bd1e995, step)) });
+      const p = await this.objective.prepareStep(examples, { step: run.step, epoch, rng: new Rng(stepSeed(this.args.seed ^ 0x5bd1e995, first)) });
+      run.prepared = { step: first, rows: p };
+      return p;
     } catch (e) {
-      throw this.fail(step, e as Error);
+      throw this.fail(run.step, e as Error);
     }
   }
 
