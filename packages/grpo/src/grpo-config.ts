@@ -50,7 +50,11 @@ const rewardSpecs: FieldSpec<RewardSpec[]> = {
 };
 
 const numberList: FieldSpec<number[] | null> = {
-  type: z.array(z.number().refine(Number.isFinite), { error: (i) => `must be a list of numbers, got ${show(i.input)}` }).nullable() as z.ZodType<number[] | null>,
+  type: z
+    .array(z.number({ error: (i) => `must be a number, got ${show(i.input)}` }).refine(Number.isFinite, { error: (i) => `must be a finite number, got ${show(i.input)}` }), {
+      error: (i) => `must be a list of numbers, got ${show(i.input)}`,
+    })
+    .nullable() as z.ZodType<number[] | null>,
   default: null,
   doc: "weight of each reward function in the total reward (default 1 each)",
   arity: "list",
