@@ -3,7 +3,9 @@
  *   tsx bench/llama-worker.ts MODE CONFIG [--seq 512] [--batch 1] [--steps 5] [--threads 2]
  * MODE: forward | generate | train (full fine-tuning: fwd+bwd+AdamW) | lora (r=16, all-linear) |
  *   dpo (LoRA r=16 DPO step on one pair: prompt P + two completions of P tokens, P = seq / 2) |
- *   sft-pair (LoRA r=16 SFT step on the same two sequences, prompt + completion each, batch 2).
+ *   sft-pair (LoRA r=16 SFT step on the same two sequences, prompt + completion each, batch 2) |
+ *   grpo (LoRA r=16 GRPO step: 2 prompts of 64 tokens x 8 generations of 128 new tokens, beta 0.04; split into
+ *   generation / reward / reference / policy update seconds, next to plain generate() on the same batch).
  * Prints one JSON line (tokens_per_second = median over measured steps).
  */
 import * as F from "@ortrl/core";
@@ -122,6 +124,76 @@ if (mode === "forward") {
     if (s > 0) times.push((performance.now() - t0) / 1000);
   }
   result = { prompt_tokens: P, completion_tokens: P, sequences: 2, tokens_per_second: (2 * seq) / median(times), trainable_params: adapter.params.numel };
+} else if (mode === "grpo") {
+  const { GrpoObjective, GRPO_DEFAULTS } = await import("@ortrl/grpo");
+  const cfg = F.resolveLoraConfig({ r: 16, loraAlpha: 32, targetModules: "all-linear" });
+  const adapter = F.createLoraAdapter(arch, cfg, params, 1);
+  // Random weights emit ids beyond a byte vocabulary: decode them as numbers.
+  class IdTokenizer extends F.ByteTokenizer {
+    override decode(ids: readonly number[]): string {
+      return ids.join(" ");
+    }
+  }
+  const policy = new F.CausalLmPolicy(lm, arch as F.LlamaConfig, new IdTokenizer(), adapter, null);
+  const opt = new F.AdamW([{ params: policy.trainable.names, lr: 1e-6, weightDecay: 0 }]);
+  const G = 8;
+  const newTokens = 128;
+  const t = { generation: 0, reward: 0, reference: 0 };
+  const timed = <A extends unknown[], R>(key: keyof typeof t, f: (...a: A) => Promise<R>) => async (...a: A): Promise<R> => {
+    const t0 = performance.now();
+    const r = await f(...a);
+    t[key] += (performance.now() - t0) / 1000;
+    return r;
+  };
+  const inner = new F.PolicySampler(policy);
+  const reference = F.createReferenceModel(policy);
+  const config = { ...GRPO_DEFAULTS, outputDir: "/tmp/ortrl-bench-grpo", numGenerations: G, perDeviceTrainBatchSize: 2 * G, maxCompletionLength: newTokens, beta: 0.04, loggingSteps: 1000, rewardFuncs: [] };
+  const obj = new GrpoObjective({
+    policy,
+    sampler: { generate: timed("generation", (p: readonly (readonly number[])[], o: F.GenerateOptions) => inner.generate(p, { ...o, eosTokenId: -1 })) },
+    reference: { description: "timed", scoreLogps: timed("reference", (sb: F.ScoreBatch) => reference.scoreLogps(sb)) },
+    rewards: [{ name: "random", fn: timed("reward", async (a: F.RewardArgs) => a.completions.map((_, i) => (i * 7919) % 3)) }],
+    config,
+    padId: 0,
+  });
+  const prompts = randomRows(2, 64).map((ids) => ({ promptIds: ids, prompt: "p", columns: {}, conversational: false }));
+  const phases = { generation: [] as number[], reward: [] as number[], reference: [] as number[], rollout: [] as number[], update: [] as number[] };
+  for (let s = 0; s < steps + 1; s++) {
+    Object.assign(t, { generation: 0, reward: 0, reference: 0 });
+    const t0 = performance.now();
+    const prep = await obj.prepareStep(prompts, { step: 2, epoch: 1, rng: new F.Rng(s) });
+    const t1 = performance.now();
+    const items = prep.rows.reduce((n, r) => n + obj.countItems(r), 0);
+    const r = await obj.microStep(prep.rows, items, new F.Rng(s));
+    opt.step(policy.trainable, r.grads);
+    const t2 = performance.now();
+    if (s > 0) {
+      times.push((t2 - t0) / 1000);
+      phases.generation.push(t.generation);
+      phases.reward.push(t.reward);
+      phases.reference.push(t.reference);
+      phases.rollout.push((t1 - t0) / 1000);
+      phases.update.push((t2 - t1) / 1000);
+    }
+  }
+  // Plain generate() on the same batch (prompts repeated G times), for the generation speed target.
+  const batch = prompts.flatMap((p) => Array.from({ length: G }, () => p.promptIds));
+  const g0 = performance.now();
+  await F.generate(lm.withAdapter(adapter), batch, { maxNewTokens: newTokens, temperature: 1, seed: 3 });
+  const plain = (performance.now() - g0) / 1000;
+  result = {
+    prompts: 2,
+    num_generations: G,
+    new_tokens: newTokens,
+    generation_seconds: median(phases.generation),
+    reward_seconds: median(phases.reward),
+    reference_seconds: median(phases.reference),
+    rollout_other_seconds: median(phases.rollout) - median(phases.generation) - median(phases.reward) - median(phases.reference),
+    policy_update_seconds: median(phases.update),
+    generation_tokens_per_second: (2 * G * newTokens) / median(phases.generation),
+    plain_generate_tokens_per_second: (2 * G * newTokens) / plain,
+    tokens_per_second: (2 * G * newTokens) / median(times),
+  };
 } else throw new Error(`unknown mode ${mode}`);
 
 console.log(

@@ -143,7 +143,7 @@ describe("ortrl train cpt --config", () => {
     const noOutput = train(["--model", MODEL, "--data", trainTxt]);
     failsWith(noOutput, /--output-dir is required/);
     expect([noModel.status, noOutput.status]).toEqual([2, 2]); // usage errors
-    failsWith(train(["--model", MODEL, "--output-dir", join(tmp, "never")]), /dataFiles must list at least one training file/);
+    failsWith(train(["--model", MODEL, "--output-dir", join(tmp, "never")]), /--data must list at least one training file/);
     expect(existsSync(join(tmp, "never"))).toBe(false);
   });
 });

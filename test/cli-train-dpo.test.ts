@@ -87,9 +87,9 @@ describe("ortrl train dpo", () => {
     failsWith(train([...base, "--data", same]), /same\.jsonl: no training pair is left \(1 with identical chosen and rejected completions/);
     failsWith(train([...base, "--data", demo64]), /demo64\.json:1: record 1: conversational pair but the tokenizer has no chat_template; pass --chat-template/);
     failsWith(train([...base, "--data", noRejected, "--loss-type", "dpo"]), /--loss-type must be one of sigmoid, ipo, hinge, robust, got dpo/);
-    failsWith(train([...base, "--data", noRejected, "--loss-type", "hinge", "--label-smoothing", "0.1"]), /labelSmoothing applies to lossType sigmoid \(cDPO\) or robust only, not hinge/);
+    failsWith(train([...base, "--data", noRejected, "--loss-type", "hinge", "--label-smoothing", "0.1"]), /--label-smoothing applies to --loss-type sigmoid \(cDPO\) or robust only, not hinge/);
     failsWith(train([...base, "--data", noRejected, "--beta", "0"]), /--beta must be > 0, got 0/);
-    failsWith(train([...base, "--data", noRejected, "--max-length", "64", "--max-prompt-length", "64"]), /maxPromptLength must be less than maxLength \(64\)/);
+    failsWith(train([...base, "--data", noRejected, "--max-length", "64", "--max-prompt-length", "64"]), /--max-prompt-length must be less than --max-length \(64\)/);
     failsWith(train([...base, "--data", noRejected, "--adapter", join(tmp, "absent"), "--lora-r", "4"]), /--adapter .*drop the LoRA options/);
     expect(existsSync(never)).toBe(false);
   });

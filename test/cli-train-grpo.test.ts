@@ -95,9 +95,9 @@ describe("ortrl train grpo", () => {
     failsWith(run(`${rewardsTs}:missing`), /rewards\.ts has no export 'missing' \(exports: .*mentionsAnswer/);
     failsWith(run("acuracy"), /reward function 'acuracy': not a built-in \(accuracy, format\) nor FILE:exportName/);
     failsWith(run(join(tmp, "absent.ts:f")), /absent\.ts: file not found/);
-    failsWith(train(["--data", prompts, "--output-dir", never]), /rewardFuncs must list at least one reward function/);
-    failsWith(train(["--data", prompts, "--output-dir", never, "--reward-funcs", "accuracy", "--num-generations", "3"]), /numGenerations \(3\) must divide the completions of a step/);
-    failsWith(train(["--data", prompts, "--output-dir", never, "--reward-funcs", "accuracy", "format", "--reward-weights", "1"]), /rewardWeights must give one weight per reward function \(2\), got 1/);
+    failsWith(train(["--data", prompts, "--output-dir", never]), /--reward-funcs must list at least one reward function/);
+    failsWith(train(["--data", prompts, "--output-dir", never, "--reward-funcs", "accuracy", "--num-generations", "3"]), /--num-generations \(3\) must divide the completions of a step, --per-device-train-batch-size x --gradient-accumulation-steps = 8 x 1 = 8/);
+    failsWith(train(["--data", prompts, "--output-dir", never, "--reward-funcs", "accuracy", "format", "--reward-weights", "1"]), /--reward-weights must give one weight per reward function \(2\), got 1/);
     failsWith(train(["--data", prompts, "--output-dir", never, "--reward-funcs", "accuracy", "--reward-weights", "x"]), /--reward-weights\[0\] must be a number, got x/);
     const noAnswer = join(tmp, "no-answer.jsonl");
     writeFileSync(noAnswer, JSON.stringify({ prompt: "Once" }) + "\n" + JSON.stringify({ text: "x" }) + "\n");

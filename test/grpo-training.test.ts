@@ -113,3 +113,20 @@ describe("reward functions that fail", () => {
     );
   });
 });
+
+describe("conversational prompts", () => {
+  it("are rendered with the chat template; completions reach reward functions as assistant messages", async () => {
+    const { writeJsonl } = await import("./helpers/dpo.js");
+    const data = writeJsonl([{ prompt: [{ role: "user", content: "Tell me about a dog." }], answer: "dog" }, { prompt: [{ role: "user", content: "A cat?" }], answer: "cat" }], "chat.jsonl");
+    const seen: unknown[] = [];
+    const r = await grpoRun({
+      dataFiles: [data],
+      maxSteps: 1,
+      chatTemplate: "{% for m in messages %}{{ m.role }}: {{ m.content }}\n{% endfor %}{% if add_generation_prompt %}assistant:{% endif %}",
+      rewardFuncs: [{ name: "shape", fn: ({ completions, prompts }) => (seen.push(completions[0], prompts[0]), completions.map(() => 1)) }],
+    });
+    await r.trainer.run();
+    expect(seen[0]).toEqual([{ role: "assistant", content: expect.any(String) }]);
+    expect(seen[1]).toEqual([{ role: "user", content: expect.stringMatching(/dog|cat/) }]);
+  });
+});

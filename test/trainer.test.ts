@@ -161,3 +161,41 @@ describe("Sampler seam", () => {
     expect(b.completions).toHaveLength(2);
   });
 });
+
+describe("resume checks the checkpoint was trained the same way", () => {
+  it("another LoRA config, LoRA into full or full into LoRA is an error naming the field", async () => {
+    const first = await cptRun({ maxSteps: 2, saveSteps: 2, lora: { r: 4, loraAlpha: 8, targetModules: "all-linear" } });
+    await first.trainer.run();
+    const ck = join(first.config.outputDir, "checkpoint-2");
+    const resume = async (lora: Partial<F.LoraConfig> | undefined) => (await cptRun({ maxSteps: 4, resumeFromCheckpoint: ck, outputDir: first.config.outputDir, lora })).trainer.run();
+    await expect(resume({ r: 4, loraAlpha: 16, targetModules: "all-linear" })).rejects.toThrow(/adapter_config\.json: lora_alpha is 8 but this run's is 16; resume with the checkpoint's LoRA options \(r 4, lora_alpha 8, target_modules "all-linear"\)/);
+    await expect(resume({ r: 4, loraAlpha: 8 })).rejects.toThrow(/target_modules \(adapted layers\) is/);
+    await expect(resume({ r: 8, loraAlpha: 8, targetModules: "all-linear" })).rejects.toThrow(/r is 4 but this run's is 8/);
+    await expect(resume(undefined)).rejects.toThrow(/holds a LoRA adapter \(r 4, lora_alpha 8.*\) but this run trains all parameters/);
+    const full = await cptRun({ maxSteps: 2, saveSteps: 2 });
+    await full.trainer.run();
+    const fullCk = join(full.config.outputDir, "checkpoint-2");
+    const asLora = await cptRun({ maxSteps: 4, resumeFromCheckpoint: fullCk, outputDir: full.config.outputDir, lora: { r: 4 } });
+    await expect(asLora.trainer.run()).rejects.toThrow(/holds a full model \(no adapter_config\.json\) but this run trains a LoRA adapter/);
+  });
+});
+
+describe("event subscribers", () => {
+  it("a subscriber that throws does not stop training; it becomes a warning", async () => {
+    const r = await cptRun({ maxSteps: 2 });
+    r.container.get<F.TrainerEvents>(F.TrainerEvents).events$.subscribe(() => {
+      throw new Error("my dashboard is down");
+    });
+    const warnings: string[] = [];
+    const onWarn = (w: Error) => warnings.push(w.message);
+    process.on("warning", onWarn);
+    try {
+      const result = await r.trainer.run();
+      await new Promise((res) => setTimeout(res, 50));
+      expect(result.globalStep).toBe(2);
+    } finally {
+      process.off("warning", onWarn);
+    }
+    expect(warnings.some((w) => /a training-event subscriber threw \(training continues\): my dashboard is down/.test(w))).toBe(true);
+  });
+});

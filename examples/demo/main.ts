@@ -45,7 +45,7 @@ async function train<C extends F.TrainingArguments>(plugin: F.MethodPlugin<C>, m
   events.events$.pipe(F.ofType("log")).subscribe((e) => {
     console.log(`  step ${e.step}: loss ${e.metrics.loss!.toFixed(4)}  lr ${e.metrics.learning_rate!.toExponential(1)}  ${e.metrics.train_tokens_per_second!.toFixed(0)} tok/s`);
   });
-  await container.get<F.DefaultTrainer>(F.Trainer).run();
+  await container.get<F.Trainer>(F.Trainer).run();
 }
 
 const pct = (x: number) => `${(100 * x).toFixed(1)}%`;

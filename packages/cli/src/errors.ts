@@ -10,7 +10,8 @@ export function reportAndExit(e: unknown): never {
   const msg = e instanceof Error ? e.message : String(e);
   process.stderr.write(`ortrl: error: ${msg.split("\n")[0]}\n`);
   if (process.env.ORTRL_DEBUG && e instanceof Error) process.stderr.write(`${e.stack}\n`);
-  process.exit(e instanceof UsageError ? 2 : 1);
+  // Usage errors (bad flags, options and config files) exit 2, as commander's own.
+  process.exit(e instanceof UsageError || (e instanceof Error && e.name === "ConfigError") ? 2 : 1);
 }
 
 /** Parses a numeric option, rejecting garbage with the flag's name. */

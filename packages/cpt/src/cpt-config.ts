@@ -4,7 +4,7 @@
  * ones follow TRL's SFTConfig for language-modeling data (packing on, concatenate-then-chunk as TRL's
  * packing_strategy "wrapped").
  */
-import { type ConfigOf, ConfigSchema, TRAINING_FIELDS, boolField, intField, numberField, stringListField } from "@ortrl/core";
+import { type ConfigOf, type FieldNaming, ConfigSchema, TRAINING_FIELDS, boolField, intField, numberField, stringListField } from "@ortrl/core";
 
 export const CPT_FIELDS = {
   ...TRAINING_FIELDS,
@@ -25,6 +25,6 @@ export const CPT_DEFAULTS: Omit<CptConfig, "outputDir"> = (({ outputDir: _o, ...
  * Fills defaults and validates.
  * @throws ConfigError naming `source` and the field for invalid values or no training data.
  */
-export function resolveCptConfig(partial: Partial<CptConfig> & { outputDir: string }, source = "cpt config"): CptConfig {
-  return CPT_SCHEMA.resolve(partial, source);
+export function resolveCptConfig(partial: Partial<CptConfig> & { outputDir: string }, source = "cpt config", naming: FieldNaming = "key"): CptConfig {
+  return CPT_SCHEMA.resolve(partial, source, naming);
 }

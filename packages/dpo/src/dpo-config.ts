@@ -1,11 +1,12 @@
 /**
  * DPO configuration: every training argument plus TRL's DPOConfig fields, camelCased, declared once
  * in {@link DPO_SCHEMA}. Defaults are TRL's: learning rate 1e-6 (the course uses 5e-6), beta 0.1,
- * loss_type "sigmoid", label_smoothing 0, max_length 1024, max_prompt_length 512,
- * max_completion_length unset, precompute_ref_log_probs false, logging_steps 10.
+ * loss_type "sigmoid", label_smoothing 0, max_length 1024, max_prompt_length 512 (here: half of
+ * max_length unless set), max_completion_length unset, precompute_ref_log_probs false, logging_steps 10.
  */
 import {
   type ConfigOf,
+  type FieldNaming,
   ConfigSchema,
   TRAINING_FIELDS,
   boolField,
@@ -31,7 +32,7 @@ export const DPO_FIELDS = {
   labelSmoothing: numberField(0, "assumed fraction of flipped labels: cDPO with sigmoid, robust DPO with robust", { min: 0, lt: 0.5 }, { placeholder: "e" }),
   precomputeRefLogProbs: boolField(false, "compute the reference log-probs once before training (kept in outputDir/reference_logps.safetensors) and hold no reference weights while training"),
   maxLength: intField(1024, "longest prompt + completion in tokens (capped at max_position_embeddings); completions are cut at the end", { min: 2 }, { aliases: ["maxSeqLength"], placeholder: "t" }),
-  maxPromptLength: nullable(intField(1, "longest prompt in tokens; longer prompts keep their end (and BOS)", { min: 1 }), 512),
+  maxPromptLength: nullable(intField(1, "longest prompt in tokens; longer prompts keep their end (and BOS); unset = maxLength / 2 (TRL's 512 for the default maxLength)", { min: 1 })),
   maxCompletionLength: nullable(intField(1, "longest completion in tokens (cut at the end)", { min: 1 })),
   chatTemplate: nullable(textField("", "a Jinja chat template or the path of a .jinja file for conversational pairs, instead of the tokenizer's", { nonEmpty: "must be a Jinja template or a .jinja file path" }, { aliases: ["chatTemplatePath"], placeholder: "file" })),
 };
@@ -39,8 +40,8 @@ export const DPO_FIELDS = {
 export type DpoConfig = ConfigOf<typeof DPO_FIELDS>;
 
 export const DPO_SCHEMA = new ConfigSchema(DPO_FIELDS, [
-  (c) => (c.labelSmoothing > 0 && c.lossType !== "sigmoid" && c.lossType !== "robust" ? ["labelSmoothing", `applies to lossType sigmoid (cDPO) or robust only, not ${c.lossType}`] : null),
-  (c) => (c.maxPromptLength !== null && c.maxPromptLength >= c.maxLength ? ["maxPromptLength", `must be less than maxLength (${c.maxLength}) to leave room for the completions, got ${c.maxPromptLength}`] : null),
+  (c, name) => (c.labelSmoothing > 0 && c.lossType !== "sigmoid" && c.lossType !== "robust" ? ["labelSmoothing", `applies to ${name("lossType")} sigmoid (cDPO) or robust only, not ${c.lossType}`] : null),
+  (c, name) => (c.maxPromptLength !== null && c.maxPromptLength >= c.maxLength ? ["maxPromptLength", `must be less than ${name("maxLength")} (${c.maxLength}) to leave room for the completions, got ${c.maxPromptLength}`] : null),
 ]);
 
 export const DPO_DEFAULTS: Omit<DpoConfig, "outputDir"> = (({ outputDir: _o, ...d }) => d)(DPO_SCHEMA.defaults);
@@ -49,6 +50,6 @@ export const DPO_DEFAULTS: Omit<DpoConfig, "outputDir"> = (({ outputDir: _o, ...
  * Fills defaults and validates.
  * @throws ConfigError naming `source` and the field for an invalid value or no training data.
  */
-export function resolveDpoConfig(partial: Partial<DpoConfig> & { outputDir: string }, source = "dpo config"): DpoConfig {
-  return DPO_SCHEMA.resolve(partial, source);
+export function resolveDpoConfig(partial: Partial<DpoConfig> & { outputDir: string }, source = "dpo config", naming: FieldNaming = "key"): DpoConfig {
+  return DPO_SCHEMA.resolve(partial, source, naming);
 }

@@ -135,9 +135,24 @@ describe("bad input", () => {
     try {
       const ds = buildDpoDataset(tok, readPreferenceRecords(file), { ...opts, maxLength: 8, maxPromptLength: 8 });
       expect(ds.stats).toMatchObject({ records: 3, identical: 1, allPrompt: 1, pairs: 1 });
-      expect(warn.mock.calls.some(([m]) => /skipped 2 of 3 training pairs \(1 with identical chosen and rejected completions, 1 with no completion token left/.test(String(m)))).toBe(true);
+      expect(warn.mock.calls.some(([m]) => /skipped 2 of 3 training pairs \(1 with identical chosen and rejected completions, 0 identical after truncation, 1 with no completion token left/.test(String(m)))).toBe(true);
       const only = write("only-bad.jsonl", [{ prompt: "Q", chosen: " same", rejected: " same" }]);
       expect(() => buildDpoDataset(tok, readPreferenceRecords(only), opts)).toThrow(/only-bad\.jsonl: no training pair is left \(1 with identical/);
+    } finally {
+      warn.mockRestore();
+    }
+  });
+});
+
+describe("length limits for a model", () => {
+  it("default the prompt to half of maxLength and scale both into a shorter context", async () => {
+    const { effectiveLengths } = await import("./dpo-module.js");
+    expect(effectiveLengths({ maxLength: 256, maxPromptLength: null }, 512)).toEqual({ maxLength: 256, maxPromptLength: 128 });
+    expect(effectiveLengths({ maxLength: 256, maxPromptLength: 200 }, 512)).toEqual({ maxLength: 256, maxPromptLength: 200 });
+    const warn = vi.spyOn(process, "emitWarning").mockImplementation(() => {});
+    try {
+      expect(effectiveLengths({ maxLength: 1024, maxPromptLength: null }, 512)).toEqual({ maxLength: 512, maxPromptLength: 256 });
+      expect(effectiveLengths({ maxLength: 1024, maxPromptLength: 600 }, 512)).toEqual({ maxLength: 512, maxPromptLength: 300 });
     } finally {
       warn.mockRestore();
     }

@@ -229,6 +229,8 @@ export interface DpoDatasetStats {
   truncated: number;
   /** Pairs skipped: chosen and rejected completions identical. */
   identical: number;
+  /** Pairs skipped: completions that differ only past the truncation point. */
+  identicalAfterTruncation: number;
   /** Pairs skipped: no completion token left after truncation. */
   allPrompt: number;
   /** Pairs kept. */
@@ -248,7 +250,7 @@ export interface DpoBuildOptions extends DpoTokenizeOptions, DpoTruncation {}
  *   files when no pair is left.
  */
 export function buildDpoDataset(tok: TokenizerLike, records: readonly SourcedPair[], opts: DpoBuildOptions, what = "training"): DpoDataset {
-  const stats: DpoDatasetStats = { records: records.length, formats: {}, truncated: 0, identical: 0, allPrompt: 0, pairs: 0 };
+  const stats: DpoDatasetStats = { records: records.length, formats: {}, truncated: 0, identical: 0, identicalAfterTruncation: 0, allPrompt: 0, pairs: 0 };
   const examples: DpoExample[] = [];
   for (const r of records) {
     stats.formats[r.pair.format] = (stats.formats[r.pair.format] ?? 0) + 1;
@@ -270,7 +272,7 @@ export function buildDpoDataset(tok: TokenizerLike, records: readonly SourcedPai
       continue;
     }
     if (sameIds(t.example.chosenIds, t.example.rejectedIds)) {
-      stats.identical++;
+      stats.identicalAfterTruncation++;
       continue;
     }
     examples.push(t.example);
@@ -278,18 +280,10 @@ export function buildDpoDataset(tok: TokenizerLike, records: readonly SourcedPai
   stats.pairs = examples.length;
   const files = [...new Set(records.map((r) => r.file))].join(", ");
   const limits = `maxLength ${opts.maxLength}, maxPromptLength ${opts.maxPromptLength ?? "unset"}`;
-  if (examples.length === 0) {
-    throw new Error(
-      `${files}: no ${what} pair is left (${stats.identical} with identical chosen and rejected completions, ${stats.allPrompt} with no completion token after truncation to ${limits}, of ${stats.records})`,
-    );
-  }
-  const skipped = stats.identical + stats.allPrompt;
-  if (skipped > 0) {
-    process.emitWarning(
-      `${files}: skipped ${skipped} of ${stats.records} ${what} pairs (${stats.identical} with identical chosen and rejected completions, ${stats.allPrompt} with no completion token left after truncation to ${limits})`,
-      { code: "ORTRL_DPO_SKIPPED" },
-    );
-  }
+  const why = `${stats.identical} with identical chosen and rejected completions, ${stats.identicalAfterTruncation} identical after truncation, ${stats.allPrompt} with no completion token left after truncation to ${limits}`;
+  if (examples.length === 0) throw new Error(`${files}: no ${what} pair is left (${why}, of ${stats.records})`);
+  const skipped = stats.identical + stats.identicalAfterTruncation + stats.allPrompt;
+  if (skipped > 0) process.emitWarning(`${files}: skipped ${skipped} of ${stats.records} ${what} pairs (${why})`, { code: "ORTRL_DPO_SKIPPED" });
   if (stats.truncated > 0) process.emitWarning(`${files}: truncated ${stats.truncated} of ${stats.records} ${what} pairs to ${limits}`, { code: "ORTRL_DPO_TRUNCATED" });
   return { examples, stats };
 }

@@ -33,12 +33,7 @@ export function dpoModule(config: DpoConfig): ContainerModule {
     const split = holdOutRecords(records, config.evalHoldout);
     const evalRecords = [...split.held, ...config.evalDataFiles.flatMap((f) => readPreferenceRecords(f))];
     const chatTemplate = loadChatTemplate(config.chatTemplate);
-    const options = (p: Policy): DpoBuildOptions => ({
-      chatTemplate,
-      maxLength: Math.min(config.maxLength, p.config.maxPositionEmbeddings),
-      maxPromptLength: config.maxPromptLength === null ? null : Math.min(config.maxPromptLength, p.config.maxPositionEmbeddings - 1),
-      maxCompletionLength: config.maxCompletionLength,
-    });
+    const options = (p: Policy): DpoBuildOptions => ({ chatTemplate, ...effectiveLengths(config, p.config.maxPositionEmbeddings), maxCompletionLength: config.maxCompletionLength });
     bind<TrainDataset<DpoExample>>(TrainDataset)
       .toResolvedValue((p: Policy) => buildDpoDataset(p.tokenizer, split.train, options(p), "training"), [Policy])
       .inSingletonScope();
@@ -59,6 +54,24 @@ export function dpoModule(config: DpoConfig): ContainerModule {
       .toResolvedValue((p: Policy, ref: ReferenceModel) => new DpoObjective(p, ref, config, dpoPadId(p)), [Policy, ReferenceModel])
       .inSingletonScope();
   });
+}
+
+let warnedCap = false;
+
+/**
+ * maxLength and maxPromptLength for a model: the prompt limit defaults to half of maxLength; a
+ * maxLength above the model's max_position_embeddings is capped there and the prompt limit scaled in
+ * proportion (with a warning), so the completions keep their share.
+ */
+export function effectiveLengths(config: Pick<DpoConfig, "maxLength" | "maxPromptLength">, maxPositions: number): { maxLength: number; maxPromptLength: number } {
+  const prompt = config.maxPromptLength ?? Math.floor(config.maxLength / 2);
+  if (config.maxLength <= maxPositions) return { maxLength: config.maxLength, maxPromptLength: prompt };
+  const scaled = Math.max(1, Math.min(maxPositions - 1, Math.floor((prompt * maxPositions) / config.maxLength)));
+  if (!warnedCap) {
+    warnedCap = true;
+    process.emitWarning(`maxLength ${config.maxLength} exceeds the model's max_position_embeddings ${maxPositions}: using maxLength ${maxPositions} and maxPromptLength ${scaled} (the same proportions)`, { code: "ORTRL_DPO_LENGTH_CAP" });
+  }
+  return { maxLength: maxPositions, maxPromptLength: scaled };
 }
 
 /** Padding id: the tokenizer's pad token, else EOS, else 0 (padding is never scored). */

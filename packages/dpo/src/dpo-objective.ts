@@ -109,7 +109,7 @@ export class DpoObjective implements Objective<DpoExample> {
   async setup(ctx: SetupContext): Promise<void> {
     if (!this.reference.prepare) return;
     const rows = [...ctx.train, ...ctx.eval].map((e) => pairRow(e as DpoExample));
-    await this.reference.prepare(rows, { padId: this.padId, batchSize: this.config.perDeviceEvalBatchSize });
+    await this.reference.prepare(rows, { padId: this.padId, batchSize: this.config.perDeviceEvalBatchSize, signal: ctx.signal });
   }
 
   async microStep(pairs: readonly DpoExample[], numItemsInBatch: number, rng: Rng): Promise<MicroStepResult> {

@@ -11,6 +11,7 @@
 import { z } from "zod";
 import {
   type ConfigOf,
+  type FieldNaming,
   ConfigSchema,
   type FieldSpec,
   type NamedReward,
@@ -91,11 +92,11 @@ export const GRPO_FIELDS = {
 export type GrpoConfig = ConfigOf<typeof GRPO_FIELDS>;
 
 export const GRPO_SCHEMA = new ConfigSchema(GRPO_FIELDS, [
-  (c) => {
+  (c, name) => {
     const n = c.perDeviceTrainBatchSize * c.gradientAccumulationSteps;
     return n % c.numGenerations === 0
       ? null
-      : ["numGenerations", `(${c.numGenerations}) must divide the completions of a step, perDeviceTrainBatchSize x gradientAccumulationSteps = ${c.perDeviceTrainBatchSize} x ${c.gradientAccumulationSteps} = ${n}`];
+      : ["numGenerations", `(${c.numGenerations}) must divide the completions of a step, ${name("perDeviceTrainBatchSize")} x ${name("gradientAccumulationSteps")} = ${c.perDeviceTrainBatchSize} x ${c.gradientAccumulationSteps} = ${n}`];
   },
   (c) => (c.rewardWeights !== null && c.rewardWeights.length !== c.rewardFuncs.length ? ["rewardWeights", `must give one weight per reward function (${c.rewardFuncs.length}), got ${c.rewardWeights.length}`] : null),
   (c) => {
@@ -114,6 +115,6 @@ export const GRPO_DEFAULTS: Omit<GrpoConfig, "outputDir"> = (({ outputDir: _o, .
  * Fills defaults and validates (including that numGenerations divides the completions of a step).
  * @throws ConfigError naming `source` and the field.
  */
-export function resolveGrpoConfig(partial: Partial<GrpoConfig> & { outputDir: string }, source = "grpo config"): GrpoConfig {
-  return GRPO_SCHEMA.resolve(partial, source);
+export function resolveGrpoConfig(partial: Partial<GrpoConfig> & { outputDir: string }, source = "grpo config", naming: FieldNaming = "key"): GrpoConfig {
+  return GRPO_SCHEMA.resolve(partial, source, naming);
 }

@@ -24,7 +24,6 @@ import {
 import type { GrpoConfig } from "./grpo-config.js";
 import { type GrpoBuildOptions, type GrpoExample, buildGrpoDataset, readPromptRecords } from "./grpo-data.js";
 import { GrpoObjective } from "./grpo-objective.js";
-import type { GrpoRow } from "./grpo-rollout.js";
 import { resolveRewards } from "./rewards.js";
 
 export function grpoModule(config: GrpoConfig): ContainerModule {
@@ -68,5 +67,3 @@ export function grpoModule(config: GrpoConfig): ContainerModule {
 export function grpoPadId(p: Policy): number {
   return p.tokenizer.padTokenId ?? p.tokenizer.eosTokenId ?? 0;
 }
-
-export type { GrpoRow };

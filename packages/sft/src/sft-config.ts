@@ -7,6 +7,7 @@
  */
 import {
   type ConfigOf,
+  type FieldNaming,
   ConfigSchema,
   TRAINING_FIELDS,
   boolField,
@@ -42,6 +43,6 @@ export const SFT_DEFAULTS: Omit<SftConfig, "outputDir"> = (({ outputDir: _o, ...
  * Fills defaults and validates.
  * @throws ConfigError naming `source` and the field for an invalid value or no training data.
  */
-export function resolveSftConfig(partial: Partial<SftConfig> & { outputDir: string }, source = "sft config"): SftConfig {
-  return SFT_SCHEMA.resolve(partial, source);
+export function resolveSftConfig(partial: Partial<SftConfig> & { outputDir: string }, source = "sft config", naming: FieldNaming = "key"): SftConfig {
+  return SFT_SCHEMA.resolve(partial, source, naming);
 }

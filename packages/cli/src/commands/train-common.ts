@@ -80,7 +80,7 @@ export async function runTraining<C extends TrainingArguments>(plugin: MethodPlu
   if (!o.model) throw new UsageError(`--model is required (${source})`);
   if (typeof o.outputDir !== "string") throw new UsageError(`--output-dir is required (${source})`);
   const methodOptions = Object.fromEntries(Object.entries(options).filter(([k]) => !RUN_KEYS.includes(k) && !LORA_KEYS.includes(k)));
-  const config = plugin.resolve(methodOptions as Partial<C> & { outputDir: string }, source);
+  const config = plugin.resolve(methodOptions as Partial<C> & { outputDir: string }, source, source === "command line" ? "flag" : "snake");
   const lora = loraConfigFromOptions(options as Partial<LoraOptions>);
   const runtime = new Runtime({ executionProvider: o.device ?? "cpu", intraOpNumThreads: o.threads ?? undefined });
   const model = await loadPretrained(o.model, runtime);
@@ -102,7 +102,11 @@ export async function runTraining<C extends TrainingArguments>(plugin: MethodPlu
     const summary = { global_step: result.globalStep, train_loss: result.trainLoss, ...(result.evalMetrics ?? {}), output_dir: config.outputDir };
     if (result.stopped) {
       const last = join(config.outputDir, `checkpoint-${result.globalStep}`);
-      process.stderr.write(`ortrl: interrupted after step ${result.globalStep}; checkpoint saved: resume with --resume-from-checkpoint ${last}\n`);
+      process.stderr.write(
+        existsSync(last)
+          ? `ortrl: interrupted after step ${result.globalStep}; checkpoint saved: resume with --resume-from-checkpoint ${last}\n`
+          : "ortrl: interrupted before the first optimizer step; nothing was trained (precomputed reference log-probs, if any, were kept and will be reused)\n",
+      );
       process.stdout.write(JSON.stringify({ ...summary, interrupted: true }) + "\n");
       process.exitCode = 130;
       return;

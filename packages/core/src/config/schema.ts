@@ -14,8 +14,11 @@ import { show } from "./fields.js";
 export type Fields = Record<string, FieldSpec<any>>;
 export type ConfigOf<F extends Fields> = { -readonly [K in keyof F]: F[K] extends FieldSpec<infer T> ? T : never };
 
-/** A rule across fields: returns [field, message phrase] when violated, else null. */
-export type CrossCheck<C> = (config: C) => readonly [keyof C & string, string] | null;
+/**
+ * A rule across fields: returns [field, message phrase] when violated, else null. `name` renders
+ * another field's name as the user wrote it (key, file key or flag) for the message.
+ */
+export type CrossCheck<C> = (config: C, name: (key: keyof C & string) => string) => readonly [keyof C & string, string] | null;
 
 /** How messages name a field: by its camelCase key (code), its file key (snake_case) or its flag. */
 export type FieldNaming = "key" | "snake" | "flag";
@@ -37,7 +40,7 @@ export class ConfigError extends Error {
 }
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
-type AnyCheck = (config: any) => readonly [string, string] | null;
+type AnyCheck = (config: any, name: (key: string) => string) => readonly [string, string] | null;
 
 export class ConfigSchema<F extends Fields> {
   private readonly checks: readonly AnyCheck[];
@@ -93,11 +96,9 @@ export class ConfigSchema<F extends Fields> {
 
   /** How to call `key` in a message under a naming. */
   nameOf(key: string, naming: FieldNaming): string {
-    if (naming === "snake") return `key '${camelToSnake(key)}'`;
-    if (naming === "flag") {
-      const f = this.fields[key];
-      return `--${f && f.flag ? f.flag : camelToKebab(key)}`;
-    }
+    const f = this.fields[key];
+    if (naming === "snake") return `key '${f && f.flag ? f.flag.replace(/-/g, "_") : camelToSnake(key)}'`;
+    if (naming === "flag") return `--${f && f.flag ? f.flag : camelToKebab(key)}`;
     return key;
   }
 
@@ -114,8 +115,9 @@ export class ConfigSchema<F extends Fields> {
       if (value === undefined) continue;
       const key = this.keyOf(written);
       if (!key) throw new ConfigError(source, written, `${naming === "flag" ? `--${written}` : naming === "snake" ? `key '${written}'` : written}: unknown option`);
-      const label = naming === "snake" ? `key '${written}'` : naming === "flag" ? this.nameOf(key, "flag") : written;
-      if (writtenAs.has(key)) throw new ConfigError(source, key, `${label} duplicates ${naming === "snake" ? `key '${writtenAs.get(key)}'` : writtenAs.get(key)}`);
+      const as = (w: string) => (naming === "snake" ? `key '${w}'` : naming === "flag" ? `--${w}` : w);
+      const label = naming === "flag" ? this.nameOf(key, "flag") : as(written);
+      if (writtenAs.has(key)) throw new ConfigError(source, key, `${as(written)} duplicates ${as(writtenAs.get(key)!)} (the same option)`);
       writtenAs.set(key, written);
       out[key] = this.check(key, value, source, label);
     }
@@ -124,15 +126,17 @@ export class ConfigSchema<F extends Fields> {
 
   /**
    * Defaults filled in, every field checked, then the cross-field rules.
+   * @param naming how messages name fields (the CLI passes "flag" for the command line, "snake" for a file).
    * @throws ConfigError "source: field message" naming the first invalid field.
    */
-  resolve(partial: Partial<ConfigOf<F>> | Record<string, unknown>, source = "config"): ConfigOf<F> {
+  resolve(partial: Partial<ConfigOf<F>> | Record<string, unknown>, source = "config", naming: FieldNaming = "key"): ConfigOf<F> {
+    const name = (k: string) => this.nameOf(k, naming);
     const given = this.parsePartial(partial as Record<string, unknown>, source, "key");
     const c: Record<string, unknown> = { ...this.defaults, ...given };
-    for (const key of this.keys) c[key] = this.check(key, c[key], source, key);
+    for (const key of this.keys) c[key] = this.check(key, c[key], source, name(key));
     for (const rule of this.checks) {
-      const bad = rule(c);
-      if (bad) throw new ConfigError(source, bad[0], `${bad[0]} ${bad[1]}`);
+      const bad = rule(c, name);
+      if (bad) throw new ConfigError(source, bad[0], `${name(bad[0])} ${bad[1]}`);
     }
     return c as ConfigOf<F>;
   }

@@ -67,7 +67,12 @@ export function resolveTargetModules(arch: LlamaArch, c: LoraConfig): Set<string
   const t = c.targetModules;
   if (t === "all-linear") picked = all;
   else if (typeof t === "string") {
-    const re = new RegExp(`^(?:${t})$`);
+    let re: RegExp;
+    try {
+      re = new RegExp(`^(?:${t})$`);
+    } catch (e) {
+      throw new Error(`LoRA target_modules ${JSON.stringify(t)} is neither all-linear, a list of module names nor a valid regular expression (${(e as Error).message})`);
+    }
     picked = all.filter((m) => re.test(m));
   } else picked = all.filter((m) => t.some((k) => m === k || m.endsWith(`.${k}`)));
   if (picked.length === 0) throw new Error(`LoRA target_modules ${JSON.stringify(t)} match no linear layer of the model`);

@@ -74,6 +74,8 @@ export interface SetupContext {
   /** Every training example and every held-out one (empty without eval data). */
   train: readonly unknown[];
   eval: readonly unknown[];
+  /** Aborts the run (Ctrl-C): long setups should stop early (the trainer then returns `stopped`). */
+  signal?: AbortSignal;
 }
 
 /**

@@ -2,7 +2,7 @@
  * Training events: one typed, ordered union. Events are facts about what happened (frozen objects);
  * subscribers observe and cannot steer training. Metric keys are spelled as in transformers/TRL logs.
  */
-import { type Observable, type OperatorFunction, Subject, filter } from "rxjs";
+import { type Observable, type OperatorFunction, Subject, config as rxConfig, filter } from "rxjs";
 import type { TrainerEvents } from "./seams.js";
 
 export interface TrainBeginEvent {
@@ -69,8 +69,17 @@ export function ofType<K extends TrainerEventType>(type: K): OperatorFunction<Tr
   return filter((e): e is Extract<TrainerEvent, { type: K }> => e.type === type);
 }
 
-/** The default TrainerEvents: a private Subject exposed as `events$`; emitted events are frozen. */
+/**
+ * The default TrainerEvents: a private Subject exposed as `events$`; emitted events are frozen. A
+ * subscriber that throws does not stop training (rxjs would rethrow it asynchronously and crash the
+ * process): unless the application set rxjs' `config.onUnhandledError`, it becomes a warning.
+ */
 export class EventBus implements TrainerEvents {
+  constructor() {
+    rxConfig.onUnhandledError ??= (err: unknown) =>
+      process.emitWarning(`a training-event subscriber threw (training continues): ${err instanceof Error ? err.message : String(err)}`, { code: "ORTRL_SUBSCRIBER_ERROR" });
+  }
+
   private readonly subject = new Subject<TrainerEvent>();
   readonly events$: Observable<TrainerEvent> = this.subject.asObservable();
 

@@ -18,7 +18,7 @@
  */
 import "reflect-metadata";
 import { Container, type ContainerModule } from "inversify";
-import type { ConfigSchema } from "../config/schema.js";
+import type { ConfigSchema, FieldNaming } from "../config/schema.js";
 import { Optimizer } from "../optim/optimizer.js";
 import type { TrainingArguments } from "./args.js";
 import { EventBus } from "./events.js";
@@ -38,8 +38,8 @@ export interface MethodPlugin<C extends TrainingArguments = TrainingArguments> {
   readonly schema: ConfigSchema<any>;
   /** Default values of the method's config (from the schema). */
   readonly defaults: Omit<C, "outputDir">;
-  /** Fills defaults and validates; throws naming `source` and the field. */
-  resolve(partial: Partial<C> & { outputDir: string }, source?: string): C;
+  /** Fills defaults and validates; throws naming `source` and the field (as `naming` says: key, file key or flag). */
+  resolve(partial: Partial<C> & { outputDir: string }, source?: string, naming?: FieldNaming): C;
   /** Bindings for a run with this config. */
   module(config: C): ContainerModule;
 }

@@ -4,12 +4,13 @@
  * modules_to_save) are trainable; `r: 0` or no LoRA config means full fine-tuning. The policy never
  * changes the CausalLM it is given (it computes through `base.withAdapter(adapter)`).
  */
-import { resolve } from "node:path";
+import { existsSync } from "node:fs";
+import { join, resolve } from "node:path";
 import type { LlamaConfig } from "../io/hf-model-dir.js";
 import { openModelWeights } from "../io/hf-model-dir.js";
 import { createLoraAdapter, type LoraAdapter } from "../lora/adapter.js";
 import { type LoraConfig, resolveLoraConfig } from "../lora/lora-config.js";
-import { loadPeftAdapter, savePeftAdapter } from "../lora/peft-io.js";
+import { loadPeftAdapter, readPeftConfig, savePeftAdapter } from "../lora/peft-io.js";
 import type { CausalLM } from "../model/causal-lm.js";
 import { type PretrainedModel, copyTokenizerFiles, savePretrained } from "../model/pretrained.js";
 import { type ParamSource, ParamView } from "../params/param-store.js";
@@ -89,11 +90,36 @@ export class CausalLmPolicy implements Policy {
     else if (this.tokenizer instanceof ByteTokenizer) await this.tokenizer.saveTo(dir);
   }
 
+  /**
+   * Reads back the trained tensors of a checkpoint written by {@link save}.
+   * @throws Error naming the checkpoint and the field when it was trained differently: a full model
+   *   resumed as LoRA or the reverse, or another r, lora_alpha, use_rslora, target modules or
+   *   modules_to_save (resuming with other LoRA options would silently train a different adapter).
+   */
   restore(dir: string): void {
+    const isAdapterDir = existsSync(join(dir, "adapter_config.json"));
     if (this.adapter) {
+      if (!isAdapterDir) throw new Error(`${dir} holds a full model (no adapter_config.json) but this run trains a LoRA adapter; resume without the LoRA options`);
+      const ck = readPeftConfig(dir);
+      const mine = this.adapter.config;
+      const describe = (c: LoraConfig) => `r ${c.r}, lora_alpha ${c.loraAlpha}, target_modules ${JSON.stringify(c.targetModules)}${c.useRslora ? ", use_rslora" : ""}${c.modulesToSave.length ? `, modules_to_save ${c.modulesToSave.join(",")}` : ""}`;
+      const differs = (field: string, a: unknown, b: unknown) => {
+        if (JSON.stringify(a) !== JSON.stringify(b)) {
+          throw new Error(`${join(dir, "adapter_config.json")}: ${field} is ${JSON.stringify(a)} but this run's is ${JSON.stringify(b)}; resume with the checkpoint's LoRA options (${describe(ck)})`);
+        }
+      };
+      differs("r", ck.r, mine.r);
+      differs("lora_alpha", ck.loraAlpha, mine.loraAlpha);
+      differs("use_rslora", ck.useRslora, mine.useRslora);
+      differs("modules_to_save", [...ck.modulesToSave].sort(), [...mine.modulesToSave].sort());
       const loaded = loadPeftAdapter(dir, this.config, this.lm.params);
+      differs("target_modules (adapted layers)", [...loaded.placement.modules].sort().join(","), [...this.adapter.placement.modules].sort().join(","));
       for (const n of this.adapter.params.names) this.adapter.params.get(n).set(loaded.params.get(n));
       return;
+    }
+    if (isAdapterDir) {
+      const ck = readPeftConfig(dir);
+      throw new Error(`${dir} holds a LoRA adapter (r ${ck.r}, lora_alpha ${ck.loraAlpha}, target_modules ${JSON.stringify(ck.targetModules)}) but this run trains all parameters; resume with the LoRA options it was trained with`);
     }
     const w = openModelWeights(dir);
     try {
@@ -102,4 +128,5 @@ export class CausalLmPolicy implements Policy {
       w.close();
     }
   }
+
 }

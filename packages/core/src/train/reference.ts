@@ -26,7 +26,7 @@ export interface ReferenceModel {
   /** log p_ref of every scored token of packed branched rows: [B, N] float32, 0 at padding. */
   scoreLogps(batch: ScoreBatch): Promise<Float32Array>;
   /** Called once before training with every row that will be scored (a precomputed reference computes them now). */
-  prepare?(rows: readonly BranchedRow[], opts: { padId: number; batchSize: number }): Promise<void>;
+  prepare?(rows: readonly BranchedRow[], opts: { padId: number; batchSize: number; signal?: AbortSignal }): Promise<void>;
 }
 
 /** A frozen CausalLM (or view) as the reference. */
@@ -124,10 +124,10 @@ export class PrecomputedReference implements ReferenceModel {
 
   /**
    * Loads `file` when it was written for the same weights, computes the rows it lacks, and writes
-   * the file (atomically) when anything was computed.
+   * the file (atomically) when anything was computed. `signal` stops early, keeping what was computed.
    * @throws Error naming the file when it exists but cannot be read.
    */
-  async prepare(rows: readonly BranchedRow[], opts: { padId: number; batchSize: number }): Promise<void> {
+  async prepare(rows: readonly BranchedRow[], opts: { padId: number; batchSize: number; signal?: AbortSignal }): Promise<void> {
     this.load();
     const missing = new Map<string, BranchedRow>();
     for (const r of rows) {
@@ -135,7 +135,8 @@ export class PrecomputedReference implements ReferenceModel {
       if (!this.table.has(k)) missing.set(k, r);
     }
     const todo = [...missing.entries()];
-    for (let i = 0; i < todo.length; i += opts.batchSize) {
+    let done = 0;
+    for (let i = 0; i < todo.length && !opts.signal?.aborted; i += opts.batchSize) {
       const chunk = todo.slice(i, i + opts.batchSize);
       const sb = collateBranched(chunk.map(([, r]) => r), opts.padId);
       const logps = await this.source.scoreLogps(sb);
@@ -143,9 +144,11 @@ export class PrecomputedReference implements ReferenceModel {
         const n = sb.spans[b]!.at(-1)![1];
         this.table.set(k, logps.slice(b * sb.numScored, b * sb.numScored + n));
       });
+      done += chunk.length;
     }
-    this.computedRows = todo.length;
-    if (todo.length) this.save();
+    this.computedRows = done;
+    // An interrupted precomputation keeps what it computed (rows are keyed by their tokens).
+    if (done) this.save();
   }
 
   async scoreLogps(batch: ScoreBatch): Promise<Float32Array> {

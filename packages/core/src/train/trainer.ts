@@ -105,7 +105,7 @@ export class DefaultTrainer<E = unknown, R = E> implements Trainer {
    *   nothing to train on, or an unusable checkpoint.
    */
   async run(opts: { signal?: AbortSignal } = {}): Promise<TrainResult> {
-    const run = await this.begin();
+    const run = await this.begin(opts.signal);
     let stopped = false;
     while (run.step < this.plan.maxSteps) {
       if (opts.signal?.aborted) {
@@ -129,11 +129,11 @@ export class DefaultTrainer<E = unknown, R = E> implements Trainer {
   }
 
   /** Objective setup (before any weight is restored), resume from a checkpoint, train_begin. */
-  private async begin(): Promise<RunState> {
+  private async begin(signal?: AbortSignal): Promise<RunState> {
     const { args, policy, optimizer, plan } = this;
     const examples = this.train.examples;
     if (examples.length === 0) throw new Error("training dataset is empty");
-    await this.objective.setup?.({ args, resuming: args.resumeFromCheckpoint !== null, train: examples, eval: this.evalData?.examples ?? [] });
+    await this.objective.setup?.({ args, resuming: args.resumeFromCheckpoint !== null, train: examples, eval: this.evalData?.examples ?? [], signal });
     const run: RunState = {
       step: 0,
       tokensSeen: 0,
