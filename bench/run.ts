@@ -5,12 +5,14 @@
 import { benchEngine } from "./engine.bench.js";
 import { benchLlama } from "./llama.bench.js";
 import { benchDpo } from "./dpo.bench.js";
+import { benchGrpo } from "./grpo.bench.js";
 
 const threads = Number(process.env.ORTRL_THREADS ?? 2);
 const all: Record<string, () => Promise<void>> = {
   engine: () => benchEngine(threads),
   llama: () => benchLlama(threads),
   dpo: () => benchDpo(threads),
+  grpo: () => benchGrpo(threads),
 };
 const names = process.argv.slice(2).filter((a) => !a.startsWith("-"));
 for (const n of names.length ? names : Object.keys(all)) {
