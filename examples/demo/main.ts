@@ -4,7 +4,7 @@
  *  1. writes a small random Llama and a byte-level tokenizer (tiny-model.ts);
  *  2. measures exact-match accuracy on held-out two-digit additions (task.ts);
  *  3. continued pretraining (full parameters) on task-style text, then accuracy;
- *  4. LoRA SFT (completion-only loss) on prompt/completion pairs, then accuracy.
+ *  4. SFT (all parameters, completion-only loss) on prompt/completion pairs, then accuracy.
  * Output goes to ./demo-output (override with ORTRL_DEMO_DIR). Seed: ORTRL_DEMO_SEED (default 42; how far
  * accuracy rises varies with the seed, see README). Threads: ORTRL_THREADS (default: all cores).
  */
@@ -83,11 +83,11 @@ await train(cptPlugin, base, cptPlugin.resolve({
 const acc1 = await accuracy(cptDir, test);
 console.log(`[${elapsed()}] after CPT: exact-match accuracy ${pct(acc1)}`);
 
-// Stage 2: LoRA SFT on prompt/completion pairs (loss on the answer and EOS only).
+// Stage 2: SFT of all parameters on prompt/completion pairs (loss on the answer and EOS only).
 const sftData = join(OUT, "sft.jsonl");
 writeFileSync(sftData, problems.map((p) => JSON.stringify({ prompt: prompt(p), completion: answer(p) })).join("\n") + "\n");
-const sftDir = join(OUT, "sft-lora");
-console.log(`[${elapsed()}] stage 2: LoRA SFT (r 16, all-linear) on ${problems.length} prompt/completion pairs`);
+const sftDir = join(OUT, "sft");
+console.log(`[${elapsed()}] stage 2: SFT (all parameters) on ${problems.length} prompt/completion pairs`);
 await train(sftPlugin, cptDir, sftPlugin.resolve({
   outputDir: sftDir,
   dataFiles: [sftData],
@@ -100,7 +100,7 @@ await train(sftPlugin, cptDir, sftPlugin.resolve({
   loggingSteps: 300,
   saveSteps: 0,
   seed: SEED,
-}), { r: 16, loraAlpha: 32, targetModules: "all-linear" });
-const acc2 = await accuracy(cptDir, test, sftDir);
-console.log(`[${elapsed()}] after LoRA SFT: exact-match accuracy ${pct(acc2)}`);
+}), null);
+const acc2 = await accuracy(sftDir, test);
+console.log(`[${elapsed()}] after SFT: exact-match accuracy ${pct(acc2)}`);
 console.log(JSON.stringify({ random: acc0, after_cpt: acc1, after_sft: acc2, seconds: (performance.now() - t0) / 1000 }));

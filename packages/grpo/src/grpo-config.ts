@@ -74,7 +74,7 @@ export const GRPO_FIELDS = {
   numGenerations: intField(8, "completions sampled per prompt (the group of group-relative advantages)", { min: 2 }, { placeholder: "g" }),
   maxPromptLength: nullable(intField(1, "longest prompt in tokens; longer prompts keep their end (and BOS)", { min: 1 }), 512),
   maxCompletionLength: intField(256, "new tokens per completion at most", { min: 1 }),
-  temperature: numberField(1, "sampling temperature of the rollouts (0 = greedy)", { min: 0 }, { placeholder: "t" }),
+  temperature: numberField(1, "sampling temperature of the rollouts; completions are also scored at it (logits / temperature, as TRL)", { gt: 0 }, { placeholder: "t" }),
   topP: numberField(1, "nucleus sampling mass of the rollouts", { gt: 0, max: 1 }, { placeholder: "p" }),
   topK: nullable(intField(1, "keep the k most likely tokens when sampling rollouts; unset = all", { min: 1 })),
   beta: numberField(0, "KL coefficient against the reference model (k3 estimator); 0 = no reference forward at all", { min: 0 }, { placeholder: "b" }),

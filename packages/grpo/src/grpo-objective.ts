@@ -64,7 +64,7 @@ export interface GrpoGraphOptions {
 }
 
 /** The GRPO graph of a policy (see the file comment). */
-export function buildGrpoGraph(policy: Policy, c: Pick<GrpoConfig, "epsilon" | "epsilonHigh" | "beta">, o: GrpoGraphOptions): GrpoGraph {
+export function buildGrpoGraph(policy: Policy, c: Pick<GrpoConfig, "epsilon" | "epsilonHigh" | "beta" | "temperature">, o: GrpoGraphOptions): GrpoGraph {
   const placement = policy.adapter ? { ...policy.adapter.placement, dropout: o.train && policy.adapter.placement.dropout } : undefined;
   const lg = new LlamaGraph(new Graph(), policy.config, placement);
   const g = lg.graph;
@@ -76,7 +76,8 @@ export function buildGrpoGraph(policy: Policy, c: Pick<GrpoConfig, "epsilon" | "
   const oldLogps = o.withOld ? tok("old_logps") : null;
   const refLogps = o.withRef ? tok("ref_logps") : null;
   const numItems = g.input("num_items_in_batch", "float32", []);
-  const { logps, logSoftmax } = scoreTokens(lg, inp);
+  // TRL scores completions at the sampling temperature (logits / T), for the policy, old and reference log-probs alike.
+  const { logps, logSoftmax } = scoreTokens(lg, inp, c.temperature);
   const t = grpoPerTokenLoss({ logps, oldLogps: oldLogps ?? detach(logps), advantages, refLogps }, { ...c, beta: o.withRef ? c.beta : 0 });
   const lossSum = reduceSum(mul(t.loss, weights));
   const masked = (v: Value) => reduceSum(mul(v, mask));

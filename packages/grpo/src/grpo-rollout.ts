@@ -7,7 +7,8 @@
  *      weights;
  *   3. group-relative advantages: A = (r - mean_group) / (std + 1e-4) (scaleRewards);
  *   4. old log-probs (when the rollout is reused for numIterations > 1 steps) and reference log-probs
- *      (when beta > 0), each one forward over the prompt groups as branched rows (prompt computed once);
+ *      (when beta > 0), each one forward over the prompt groups as branched rows (prompt computed once),
+ *      with the logits divided by the sampling temperature as in the update;
  *   5. TRL's rollout metrics.
  */
 import {
@@ -110,8 +111,10 @@ export async function rollout(deps: RolloutDeps, prompts: readonly GrpoExample[]
     refLogps: null,
   }));
   const groupsPerBatch = Math.max(1, Math.floor(c.perDeviceTrainBatchSize / G));
-  if (c.numIterations > 1) await fillLogps(rows, G, groupsPerBatch, deps.padId, (sb) => deps.policy.lm.scoreLogps(sb), "oldLogps");
-  if (c.beta > 0 && deps.reference) await fillLogps(rows, G, groupsPerBatch, deps.padId, (sb) => deps.reference!.scoreLogps(sb), "refLogps");
+  // Log-probs at the sampling temperature, as the policy's in the update (TRL divides the logits by it).
+  const temperature = { temperature: c.temperature };
+  if (c.numIterations > 1) await fillLogps(rows, G, groupsPerBatch, deps.padId, (sb) => deps.policy.lm.scoreLogps(sb, temperature), "oldLogps");
+  if (c.beta > 0 && deps.reference) await fillLogps(rows, G, groupsPerBatch, deps.padId, (sb) => deps.reference!.scoreLogps(sb, temperature), "refLogps");
   const samples = rows.map((r, i) => ({
     prompt: args.prompts[i]!,
     completion: args.completions[i]!,

@@ -82,3 +82,20 @@ describe("branched scoring equals separate sequences (stories260K)", () => {
     }
   });
 });
+
+describe("scoring at a temperature", () => {
+  it("divides the logits before the softmax (TRL's GRPO scores completions at the sampling temperature)", async () => {
+    const m = await loadPretrained(STORIES_DIR, runtime);
+    const seq = [1, 45, 67, 89, 120, 33];
+    const sb = collateBranched([{ prefix: seq.slice(0, 3), branches: [seq.slice(3)] }], 0);
+    const got = await m.lm.scoreLogps(sb, { temperature: 2 });
+    const logits = await m.lm.logits(padBatch([seq]));
+    const V = 512;
+    for (let i = 0; i < 3; i++) {
+      const row = Array.from(logits.slice((2 + i) * V, (3 + i) * V), (x) => x / 2);
+      const mx = Math.max(...row);
+      const lse = mx + Math.log(row.reduce((a, x) => a + Math.exp(x - mx), 0));
+      expect(Math.abs(got[i]! - (row[seq[3 + i]!]! - lse))).toBeLessThan(2e-5);
+    }
+  });
+});

@@ -150,15 +150,17 @@ export class CausalLM {
   }
 
   /**
-   * log p(target | its prefix) of every scored token of packed branched rows (see model/branched.ts).
+   * log p(target | its prefix) of every scored token of packed branched rows (see model/branched.ts),
+   * with the logits divided by `temperature` (default 1).
    * @returns [B, N] float32, row-major; 0 at padding.
    */
-  async scoreLogps(sb: ScoreBatch): Promise<Float32Array> {
-    const key = this.variantKey();
+  async scoreLogps(sb: ScoreBatch, opts: { temperature?: number } = {}): Promise<Float32Array> {
+    const temperature = opts.temperature ?? 1;
+    const key = `${this.variantKey()}:t${temperature}`;
     let sg = this.caches.score.get(key);
     if (!sg) {
       const lg = new LlamaGraph(new Graph(), this.arch, this.placementNoDropout());
-      sg = { lg, logps: scoreTokens(lg, declareScoreInputs(lg.graph)).logps };
+      sg = { lg, logps: scoreTokens(lg, declareScoreInputs(lg.graph), temperature).logps };
       this.caches.score.set(key, sg);
     }
     const exe = await this.runtime.compile(sg.lg.graph, { logps: sg.logps });

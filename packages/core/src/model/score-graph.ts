@@ -10,6 +10,7 @@
 import type { Graph, Value } from "../ir/graph.js";
 import { gather } from "../ops/index-ops.js";
 import { reshape } from "../ops/shape-ops.js";
+import { mul } from "../ops/binary.js";
 import { targetLogp } from "../ops/cross-entropy.js";
 import type { TensorData } from "../runtime/runtime.js";
 import type { ScoreBatch } from "./branched.js";
@@ -45,11 +46,16 @@ export interface ScoredTokens {
   logSoftmax: Value;
 }
 
-/** Runs the decoder over the packed rows and scores the targets (LM head on scored positions only). */
-export function scoreTokens(lg: LlamaGraph, inp: ScoreInputs): ScoredTokens {
+/**
+ * Runs the decoder over the packed rows and scores the targets (LM head on scored positions only).
+ * @param temperature logits are divided by it before the softmax (TRL's GRPO scores completions at
+ *   the sampling temperature); 1 = the model's own distribution.
+ */
+export function scoreTokens(lg: LlamaGraph, inp: ScoreInputs, temperature = 1): ScoredTokens {
   const { hidden } = lg.decoder(inp.inputIds, inp.positionIds, inp.attentionMask, undefined, inp.prefixSegments);
   const flat = reshape(hidden, [-1, lg.arch.hiddenSize]);
-  const logits = lg.logits(gather(flat, inp.scoreIndex));
+  const raw = lg.logits(gather(flat, inp.scoreIndex));
+  const logits = temperature === 1 ? raw : mul(raw, 1 / temperature);
   const t = targetLogp(logits, inp.scoreTargets);
   return { logits, logps: t.logp, logSoftmax: t.logSoftmax };
 }

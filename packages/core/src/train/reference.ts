@@ -23,8 +23,8 @@ export const ReferenceModel = Symbol.for("ortrl.ReferenceModel");
 export interface ReferenceModel {
   /** What the reference is, for logs and errors. */
   readonly description: string;
-  /** log p_ref of every scored token of packed branched rows: [B, N] float32, 0 at padding. */
-  scoreLogps(batch: ScoreBatch): Promise<Float32Array>;
+  /** log p_ref of every scored token of packed branched rows: [B, N] float32, 0 at padding; logits divided by `temperature` (default 1). */
+  scoreLogps(batch: ScoreBatch, opts?: { temperature?: number }): Promise<Float32Array>;
   /** Called once before training with every row that will be scored (a precomputed reference computes them now). */
   prepare?(rows: readonly BranchedRow[], opts: { padId: number; batchSize: number; signal?: AbortSignal }): Promise<void>;
 }
@@ -35,8 +35,8 @@ export class CausalLmReference implements ReferenceModel {
     readonly lm: CausalLM,
     readonly description: string,
   ) {}
-  scoreLogps(batch: ScoreBatch): Promise<Float32Array> {
-    return this.lm.scoreLogps(batch);
+  scoreLogps(batch: ScoreBatch, opts: { temperature?: number } = {}): Promise<Float32Array> {
+    return this.lm.scoreLogps(batch, opts);
   }
 }
 
@@ -151,7 +151,9 @@ export class PrecomputedReference implements ReferenceModel {
     if (done) this.save();
   }
 
-  async scoreLogps(batch: ScoreBatch): Promise<Float32Array> {
+  /** @throws Error for a temperature other than 1 (precomputed at 1) or a row that was not precomputed. */
+  async scoreLogps(batch: ScoreBatch, opts: { temperature?: number } = {}): Promise<Float32Array> {
+    if ((opts.temperature ?? 1) !== 1) throw new Error(`${this.file}: reference log-probs were precomputed at temperature 1, asked for ${opts.temperature}`);
     const out = new Float32Array(batch.batch.batchSize * batch.numScored);
     batch.rows.forEach((r, b) => {
       const v = this.table.get(rowKey(r));
