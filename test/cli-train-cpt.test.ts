@@ -10,6 +10,7 @@ import { join } from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
 import { SafetensorsFile } from "@ortrl/core";
 import { type CliResult, REPO_ROOT, SHARED, ortrl } from "./helpers/cli.js";
+import { expectFailure, expectOk } from "./helpers/cli.js";
 
 const MODEL = join(SHARED, "models/stories260K-hf");
 const SHAKESPEARE = join(SHARED, "data/tinyshakespeare/input.txt");
@@ -35,18 +36,8 @@ const lines = (path: string): Record<string, number>[] => readFileSync(path, "ut
 const lastJson = (stdout: string) => JSON.parse(stdout.trim().split("\n").at(-1)!);
 const state = (ckpt: string) => JSON.parse(readFileSync(join(ckpt, "trainer_state.json"), "utf8"));
 const sha = (path: string) => createHash("sha256").update(readFileSync(path)).digest("hex");
-const ok = (r: CliResult) => {
-  expect(r.stderr.includes("ortrl: error"), r.stderr).toBe(false);
-  expect(r.status, r.stderr).toBe(0);
-};
-/** A failed run: non-zero exit, exactly one stderr line `ortrl: error: ...` matching `pattern`. */
-const failsWith = (r: CliResult, pattern: RegExp) => {
-  expect(r.status).not.toBe(0);
-  const err = r.stderr.trim().split("\n");
-  expect(err, r.stderr).toHaveLength(1);
-  expect(err[0]).toMatch(/^ortrl: error: /);
-  expect(err[0]).toMatch(pattern);
-};
+const ok = expectOk;
+const failsWith = expectFailure;
 
 describe("ortrl train cpt: a short run", () => {
   it("writes metrics.jsonl, checkpoint-4 and the final model; stdout ends with the result JSON", () => {

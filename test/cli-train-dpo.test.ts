@@ -8,6 +8,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
 import { type CliResult, SHARED, ortrl } from "./helpers/cli.js";
+import { expectFailure, expectOk } from "./helpers/cli.js";
 
 const MODEL = join(SHARED, "models/stories260K-hf");
 const DEMO = join(SHARED, "data/dpo-en-demo/dpo_en_demo.json");
@@ -27,17 +28,8 @@ beforeAll(() => {
 
 const train = (args: string[]): CliResult => ortrl(["train", "dpo", ...args], { timeoutMs: 120_000 });
 const lines = (path: string): Record<string, number>[] => readFileSync(path, "utf8").trim().split("\n").map((l) => JSON.parse(l));
-const ok = (r: CliResult) => {
-  expect(r.stderr.includes("ortrl: error"), r.stderr).toBe(false);
-  expect(r.status, r.stderr).toBe(0);
-};
-const failsWith = (r: CliResult, pattern: RegExp) => {
-  expect(r.status).not.toBe(0);
-  const err = r.stderr.trim().split("\n").filter((l) => !l.startsWith("ortrl: warning"));
-  expect(err, r.stderr).toHaveLength(1);
-  expect(err[0]).toMatch(/^ortrl: error: /);
-  expect(err[0]).toMatch(pattern);
-};
+const ok = expectOk;
+const failsWith = expectFailure;
 
 describe("ortrl train dpo", () => {
   it("trains a LoRA adapter on dpo-en-demo (ShareGPT ranking, chat template) and logs TRL's keys", () => {

@@ -8,6 +8,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
 import { type CliResult, SHARED, ortrl } from "./helpers/cli.js";
+import { expectFailure, expectOk } from "./helpers/cli.js";
 import { objectPrompts } from "./helpers/grpo.js";
 
 const MODEL = join(SHARED, "models/stories260K-hf");
@@ -35,6 +36,9 @@ beforeAll(() => {
       "export const strings = ({ completions }: RewardArgs) => completions.map(() => 'high');",
       "export const rejects = async () => { throw new Error('rejected'); };",
       "export const notAFunction = 3;",
+      "export const hangs = () => new Promise<number[]>(() => {});",
+      "export const huge = ({ completions }: RewardArgs) => completions.map((_, i) => (i % 2 ? 1e300 : -1e300));",
+      "export const mutates = ({ completionIds, completions }: RewardArgs) => { const n = completions.length; completionIds.forEach((ids) => ids.splice(0)); completions.reverse(); return Array.from({ length: n }, (_, i) => i % 2); };",
     ].join("\n") + "\n",
   );
   gsm = join(tmp, "gsm8k-16.jsonl");
@@ -44,13 +48,7 @@ beforeAll(() => {
 const train = (args: string[]): CliResult => ortrl(["train", "grpo", "--model", MODEL, ...args], { timeoutMs: 120_000 });
 const small = (out: string) => ["--output-dir", out, "--num-generations", "4", "--per-device-train-batch-size", "8", "--max-completion-length", "16", "--logging-steps", "1", "--lora-r", "8"];
 const lines = (path: string): Record<string, unknown>[] => readFileSync(path, "utf8").trim().split("\n").map((l) => JSON.parse(l));
-const failsWith = (r: CliResult, pattern: RegExp) => {
-  expect(r.status).not.toBe(0);
-  const err = r.stderr.trim().split("\n").filter((l) => !l.startsWith("ortrl: warning"));
-  expect(err, r.stderr).toHaveLength(1);
-  expect(err[0]).toMatch(/^ortrl: error: /);
-  expect(err[0]).toMatch(pattern);
-};
+const failsWith = expectFailure;
 
 describe("ortrl train grpo", () => {
   it("trains with reward functions from a .ts file (weighted), logging TRL's keys and completions.jsonl", () => {
@@ -83,6 +81,17 @@ describe("ortrl train grpo", () => {
     for (const s of lines(join(out, "completions.jsonl"))) expect(questions).toContain(s.prompt);
   });
 
+  it("gives each reward function its own copy of the arguments: mutating them changes neither training nor completions.jsonl", () => {
+    const out = join(tmp, "mutates");
+    const r = train(["--data", prompts, ...small(out), "--reward-funcs", `${rewardsTs}:mutates`, `${rewardsTs}:mentionsAnswer`, "--max-steps", "1"]);
+    expect(r.status, r.stderr).toBe(0);
+    const m = lines(join(out, "metrics.jsonl"))[0]!;
+    expect(m["completions/mean_length"]).toBe(16);
+    const samples = lines(join(out, "completions.jsonl")) as { completion: string; rewards: Record<string, number> }[];
+    expect(samples.every((s) => s.completion.length > 0)).toBe(true);
+    samples.forEach((s, i) => expect(s.rewards.mutates).toBe(i % 2));
+  });
+
   it("reports each reward-function failure as one line naming the function, the step and the index", () => {
     const never = join(tmp, "never");
     const run = (spec: string, extra: string[] = []) => train(["--data", prompts, ...small(join(tmp, `fail-${spec.split(":").at(-1)}`)), "--reward-funcs", spec, "--max-steps", "2", ...extra]);
@@ -94,6 +103,11 @@ describe("ortrl train grpo", () => {
     failsWith(run(`${rewardsTs}:notAFunction`), /export 'notAFunction' of .*rewards\.ts is a number, not a function/);
     failsWith(run(`${rewardsTs}:missing`), /rewards\.ts has no export 'missing' \(exports: .*mentionsAnswer/);
     failsWith(run("acuracy"), /reward function 'acuracy': not a built-in \(accuracy, format\) nor FILE:exportName/);
+    failsWith(run(`${rewardsTs}:hangs`), /reward function 'hangs' returned a promise that can never settle \(step 1\)/);
+    failsWith(run(`${rewardsTs}:huge`), /the weighted reward of completion 0 is -1e\+300 \(step 1\): too large for advantages/);
+    const cols = join(tmp, "cols.jsonl");
+    writeFileSync(cols, JSON.stringify({ prompt: "Once", completions: 3 }) + "\n");
+    failsWith(train(["--data", cols, "--output-dir", never, "--reward-funcs", "format"]), /cols\.jsonl:1: field 'completions' would shadow the reward-function argument/);
     failsWith(run(join(tmp, "absent.ts:f")), /absent\.ts: file not found/);
     failsWith(train(["--data", prompts, "--output-dir", never]), /--reward-funcs must list at least one reward function/);
     failsWith(train(["--data", prompts, "--output-dir", never, "--reward-funcs", "accuracy", "--num-generations", "3"]), /--num-generations \(3\) must divide the completions of a step, --per-device-train-batch-size x --gradient-accumulation-steps = 8 x 1 = 8/);
@@ -102,6 +116,9 @@ describe("ortrl train grpo", () => {
     const noAnswer = join(tmp, "no-answer.jsonl");
     writeFileSync(noAnswer, JSON.stringify({ prompt: "Once" }) + "\n" + JSON.stringify({ text: "x" }) + "\n");
     failsWith(train(["--data", noAnswer, "--output-dir", never, "--reward-funcs", "accuracy"]), /no-answer\.jsonl:2: record fits no prompt format \(fields seen: text\)/);
+    const onlyPrompts = join(tmp, "only-prompts.jsonl");
+    writeFileSync(onlyPrompts, JSON.stringify({ prompt: "Once", level: 2 }) + "\n");
+    failsWith(train(["--data", onlyPrompts, "--output-dir", never, "--reward-funcs", "accuracy"]), /only-prompts\.jsonl: the built-in 'accuracy' reward needs an 'answer' or 'solution' field; the records have level/);
     expect(existsSync(never)).toBe(false);
   });
 });

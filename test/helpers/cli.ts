@@ -1,6 +1,7 @@
 /** Runs the built `ortrl` binary (packages/cli/bin/ortrl.js) and captures its output. */
 import { spawnSync } from "node:child_process";
 import { fileURLToPath } from "node:url";
+import { expect } from "vitest";
 
 export const REPO_ROOT = fileURLToPath(new URL("../../", import.meta.url));
 export const SHARED = process.env.ORTRL_SHARED ?? fileURLToPath(new URL("../../../shared/", import.meta.url));
@@ -20,4 +21,19 @@ export function ortrl(args: string[], opts: { cwd?: string; timeoutMs?: number; 
     env: { ...process.env, ...opts.env },
   });
   return { status: r.status ?? -1, stdout: r.stdout, stderr: r.stderr };
+}
+
+/** A successful run: exit 0 and no `ortrl: error` line. */
+export function expectOk(r: CliResult): void {
+  expect(r.stderr.includes("ortrl: error"), r.stderr).toBe(false);
+  expect(r.status, r.stderr).toBe(0);
+}
+
+/** A failed run: non-zero exit, exactly one stderr line `ortrl: error: ...` (warnings aside) matching `pattern`. */
+export function expectFailure(r: CliResult, pattern: RegExp): void {
+  expect(r.status).not.toBe(0);
+  const err = r.stderr.trim().split("\n").filter((l) => !l.startsWith("ortrl: warning"));
+  expect(err, r.stderr).toHaveLength(1);
+  expect(err[0]).toMatch(/^ortrl: error: /);
+  expect(err[0]).toMatch(pattern);
 }

@@ -79,12 +79,7 @@ export function buildDpoGraph(policy: Policy, config: Pick<DpoConfig, "beta" | "
   };
   if (train) {
     const names = policy.trainable.names;
-    const wrt = names.map((n) => {
-      const v = lg.weights.get(n) ?? lg.loraWeights.get(n);
-      if (!v) throw new Error(`buildDpoGraph: '${n}' is not a weight of this model`);
-      return v;
-    });
-    grad(div(lossSum, numItems), wrt).forEach((v, i) => (outputs[`grad.${names[i]}`] = v));
+    grad(div(lossSum, numItems), lg.weightValues(names)).forEach((v, i) => (outputs[`grad.${names[i]}`] = v));
   }
   return { lg, outputs };
 }

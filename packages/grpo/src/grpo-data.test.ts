@@ -35,7 +35,7 @@ describe("tokenization", () => {
       expect(ds.examples[0]!.promptIds).toHaveLength(5);
       expect(ds.examples[0]!.promptIds[0]).toBe(tok.bosTokenId);
       expect(ds.stats.truncated).toBe(1);
-      expect(warn.mock.calls.some(([m]) => /truncated 1 of 2 training prompts to maxPromptLength 5/.test(String(m)))).toBe(true);
+      expect(warn.mock.calls.some(([m]) => /truncated 1 of 2 training prompts to 5 tokens \(kept their end\)/.test(String(m)))).toBe(true);
     } finally {
       warn.mockRestore();
     }

@@ -76,6 +76,8 @@ export interface GrpoBuildOptions {
   /** Chat template for conversational prompts (null = the tokenizer's). */
   chatTemplate: string | null;
   maxPromptLength: number | null;
+  /** Where the limit comes from when it is not the configured one (for the warning). */
+  why?: string;
 }
 
 export interface GrpoDatasetStats {
@@ -119,7 +121,7 @@ export function buildGrpoDataset(tok: TokenizerLike, records: readonly PromptRec
   });
   if (stats.truncated > 0) {
     const files = [...new Set(records.map((r) => r.file))].join(", ");
-    process.emitWarning(`${files}: truncated ${stats.truncated} of ${stats.records} ${what} prompts to maxPromptLength ${opts.maxPromptLength} (kept their end)`, { code: "ORTRL_GRPO_TRUNCATED" });
+    process.emitWarning(`${files}: truncated ${stats.truncated} of ${stats.records} ${what} prompts to ${opts.maxPromptLength} tokens (kept their end)${opts.why ? `: ${opts.why}` : ""}`, { code: "ORTRL_GRPO_TRUNCATED" });
   }
   return { examples, stats };
 }

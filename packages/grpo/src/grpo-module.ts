@@ -8,6 +8,8 @@
  */
 import { ContainerModule } from "inversify";
 import {
+  ConfigError,
+  DataError,
   EvalDataset,
   Objective,
   Policy,
@@ -22,7 +24,7 @@ import {
   planSteps,
 } from "@ortrl/core";
 import type { GrpoConfig } from "./grpo-config.js";
-import { type GrpoBuildOptions, type GrpoExample, buildGrpoDataset, readPromptRecords } from "./grpo-data.js";
+import { type GrpoBuildOptions, type GrpoExample, type PromptRecord, buildGrpoDataset, readPromptRecords } from "./grpo-data.js";
 import { GrpoObjective } from "./grpo-objective.js";
 import { resolveRewards } from "./rewards.js";
 
@@ -33,10 +35,15 @@ export function grpoModule(config: GrpoConfig): ContainerModule {
     const evalRecords = [...split.held, ...config.evalDataFiles.flatMap((f) => readPromptRecords(f))];
     const chatTemplate = loadChatTemplate(config.chatTemplate);
     const rewards = await resolveRewards(config.rewardFuncs, config.rewardWeights, { formatPattern: config.formatPattern });
+    checkColumns(records, config);
     const options = (p: Policy): GrpoBuildOptions => {
-      const room = p.config.maxPositionEmbeddings - config.maxCompletionLength;
-      if (room < 1) throw new Error(`maxCompletionLength ${config.maxCompletionLength} leaves no room for a prompt within the model's max_position_embeddings ${p.config.maxPositionEmbeddings}`);
-      return { chatTemplate, maxPromptLength: Math.min(config.maxPromptLength ?? room, room) };
+      const positions = p.config.maxPositionEmbeddings;
+      const room = positions - config.maxCompletionLength;
+      if (room < 1) {
+        throw new ConfigError("grpo config", "maxCompletionLength", `maxCompletionLength (--max-completion-length) ${config.maxCompletionLength} leaves no room for a prompt within the model's max_position_embeddings ${positions}`);
+      }
+      const why = `the model's ${positions} positions minus maxCompletionLength ${config.maxCompletionLength}`;
+      return { chatTemplate, maxPromptLength: Math.min(config.maxPromptLength ?? room, room), why: config.maxPromptLength === null || config.maxPromptLength > room ? why : undefined };
     };
     bind<TrainDataset<GrpoExample>>(TrainDataset)
       .toResolvedValue((p: Policy) => buildGrpoDataset(p.tokenizer, split.train, options(p), "training"), [Policy])
@@ -61,6 +68,24 @@ export function grpoModule(config: GrpoConfig): ContainerModule {
       })
       .inSingletonScope();
   });
+}
+
+/** Reward-function arguments a dataset column may not shadow. */
+const RESERVED_COLUMNS = ["prompts", "completions", "completionIds"];
+
+/**
+ * Columns must not shadow reward-function arguments, and the built-in `accuracy` needs an answer.
+ * @throws DataError naming the file and record.
+ */
+function checkColumns(records: readonly PromptRecord[], config: GrpoConfig): void {
+  for (const r of records) {
+    const bad = RESERVED_COLUMNS.find((k) => k in r.columns);
+    if (bad) throw new DataError(r.file, r.line, `field '${bad}' would shadow the reward-function argument of that name; rename it`);
+  }
+  if (config.rewardFuncs.includes("accuracy") && records.length && !records.some((r) => "answer" in r.columns || "solution" in r.columns)) {
+    const r = records[0]!;
+    throw new DataError(r.file, 0, `the built-in 'accuracy' reward needs an 'answer' or 'solution' field; the records have ${Object.keys(r.columns).join(", ") || "no fields"} besides the prompt`);
+  }
 }
 
 /** Padding id: the tokenizer's pad token, else EOS, else 0 (padding is never scored). */

@@ -92,12 +92,7 @@ export function buildGrpoGraph(policy: Policy, c: Pick<GrpoConfig, "epsilon" | "
   if (t.kl) outputs.kl_sum = masked(t.kl);
   if (o.train) {
     const names = policy.trainable.names;
-    const wrt = names.map((n) => {
-      const v = lg.weights.get(n) ?? lg.loraWeights.get(n);
-      if (!v) throw new Error(`buildGrpoGraph: '${n}' is not a weight of this model`);
-      return v;
-    });
-    grad(div(lossSum, numItems), wrt).forEach((v, i) => (outputs[`grad.${names[i]}`] = v));
+    grad(div(lossSum, numItems), lg.weightValues(names)).forEach((v, i) => (outputs[`grad.${names[i]}`] = v));
   }
   return { lg, outputs };
 }

@@ -95,12 +95,16 @@ export async function rollout(deps: RolloutDeps, prompts: readonly GrpoExample[]
   });
   const texts = out.completions.map((ids) => tok.decode(ids, { skipSpecialTokens: true }));
   const args = rewardArgs(prompts, G, texts, out.completions);
-  const where = step < 0 ? 0 : step;
-  const scores = await scoreCompletions(deps.rewards, args, where);
+  const scores = await scoreCompletions(deps.rewards, args, step < 0 ? "evaluation" : step);
   if (scores.allNull > 0) {
     process.emitWarning(`${step < 0 ? "evaluation" : `step ${step}`}: ${scores.allNull} of ${texts.length} completions got null from every reward function; their reward is 0`, { code: "ORTRL_GRPO_NULL_REWARD" });
   }
   const { advantages, groupStd } = groupAdvantages(scores.total, G, c.scaleRewards);
+  if (c.maskTruncatedCompletions && out.finished.every((f) => !f)) {
+    throw new Error(
+      `${step < 0 ? "evaluation" : `step ${step}`}: every completion reached maxCompletionLength (${c.maxCompletionLength} tokens) without EOS and maskTruncatedCompletions masks them all: nothing to train on; raise maxCompletionLength`,
+    );
+  }
   const rows: GrpoRow[] = out.completions.map((ids, i) => ({
     group: Math.floor(i / G),
     promptIds: promptIds[i]!,

@@ -3,7 +3,7 @@
  *
  * Built-ins, usable by name:
  *   - `accuracy`: 1 when the last number in the completion equals the row's `answer` (or `solution`)
- *     column, else 0. A GSM8K answer ("... #### 72") is read after its last "####"; numbers compare
+ *     column, else 0; null (not applicable) for a row without an answer. A GSM8K answer ("... #### 72") is read after its last "####"; numbers compare
  *     numerically with thousands separators removed ("1,000" = 1000); a non-numeric answer compares
  *     as trimmed text with the completion's last line.
  *   - `format`: 1 when the completion matches the regular expression `formatPattern`
@@ -14,7 +14,7 @@
 import { existsSync } from "node:fs";
 import { extname, resolve } from "node:path";
 import { pathToFileURL } from "node:url";
-import type { ChatMessage, NamedReward, RewardArgs, RewardFn } from "@ortrl/core";
+import { type ChatMessage, ConfigError, type NamedReward, type RewardArgs, type RewardFn } from "@ortrl/core";
 import type { RewardSpec } from "./grpo-config.js";
 
 /** The text of a completion (the last message's content for conversational completions). */
@@ -47,6 +47,7 @@ export const accuracyReward: RewardFn = (args: RewardArgs) => {
   const gold = (args.answer ?? args.solution) as unknown[] | undefined;
   if (!gold) throw new Error("the built-in 'accuracy' reward needs an 'answer' or 'solution' column in the dataset");
   return args.completions.map((c, i) => {
+    if (gold[i] === undefined || gold[i] === null || String(gold[i]).trim() === "") return null; // no answer: not applicable
     const want = goldAnswer(gold[i]);
     const text = completionText(c);
     const wantNum = lastNumber(want);
@@ -85,6 +86,9 @@ export async function resolveRewards(specs: readonly RewardSpec[], weights: read
   return out;
 }
 
+/** A reward spec that cannot be used: a usage error naming the spec (exit code 2 on the command line). */
+const specError = (spec: string, msg: string) => new ConfigError("reward functions", "rewardFuncs", `reward function '${spec}': ${msg}`);
+
 async function loadSpec(spec: string, opts: { formatPattern: string }): Promise<NamedReward> {
   if (spec === "accuracy") return { name: "accuracy", fn: accuracyReward };
   if (spec === "format") return { name: "format", fn: formatReward(opts.formatPattern) };
@@ -93,10 +97,10 @@ async function loadSpec(spec: string, opts: { formatPattern: string }): Promise<
   const name = colon > 0 ? spec.slice(colon + 1) : "";
   const ext = extname(file).toLowerCase();
   if (![".ts", ".mts", ".js", ".mjs"].includes(ext) || !name) {
-    throw new Error(`reward function '${spec}': not a built-in (${BUILTIN_REWARDS.join(", ")}) nor FILE:exportName with FILE a .ts, .mts, .js or .mjs module`);
+    throw specError(spec, `not a built-in (${BUILTIN_REWARDS.join(", ")}) nor FILE:exportName with FILE a .ts, .mts, .js or .mjs module`);
   }
   const path = resolve(file);
-  if (!existsSync(path)) throw new Error(`reward function '${spec}': ${file}: file not found`);
+  if (!existsSync(path)) throw specError(spec, `${file}: file not found`);
   let mod: Record<string, unknown>;
   try {
     if (ext === ".ts" || ext === ".mts") {
@@ -104,10 +108,13 @@ async function loadSpec(spec: string, opts: { formatPattern: string }): Promise<
       mod = (await tsImport(pathToFileURL(path).href, import.meta.url)) as Record<string, unknown>;
     } else mod = (await import(pathToFileURL(path).href)) as Record<string, unknown>;
   } catch (e) {
-    throw new Error(`reward function '${spec}': ${file} failed to load (${(e as Error).message.split("\n")[0]})`);
+    const lines = (e as Error).message.split("\n").map((l) => l.trim()).filter(Boolean);
+    throw specError(spec, `${file} failed to load (${lines.slice(0, 3).join(" ")})`);
   }
-  const fn = mod[name] ?? (mod.default as Record<string, unknown> | undefined)?.[name];
-  if (fn === undefined) throw new Error(`reward function '${spec}': ${file} has no export '${name}' (exports: ${Object.keys(mod).filter((k) => k !== "default").join(", ") || "none"})`);
-  if (typeof fn !== "function") throw new Error(`reward function '${spec}': export '${name}' of ${file} is a ${typeof fn}, not a function`);
-  return { name, fn: fn as RewardFn };
+  // `FILE:default` is the default export; a CommonJS module's exports arrive as `default`.
+  const cjs = (typeof mod.default === "object" && mod.default !== null ? mod.default : {}) as Record<string, unknown>;
+  const fn = mod[name] ?? cjs[name];
+  if (fn === undefined) throw specError(spec, `${file} has no export '${name}' (exports: ${[...new Set([...Object.keys(mod), ...Object.keys(cjs)])].join(", ") || "none"})`);
+  if (typeof fn !== "function") throw specError(spec, `export '${name}' of ${file} is ${fn === null ? "null" : `a ${typeof fn}`}, not a function`);
+  return { name: name === "default" ? (fn as RewardFn).name || "default" : name, fn: fn as RewardFn };
 }

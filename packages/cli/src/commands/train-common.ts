@@ -95,8 +95,16 @@ export async function runTraining<C extends TrainingArguments>(plugin: MethodPlu
   const sub = attachTrainingUi(container.get<TrainerEvents>(TrainerEvents), config.outputDir);
   // Ctrl-C stops after the current optimizer step and saves a checkpoint to resume from.
   const controller = new AbortController();
-  const onSigint = () => controller.abort();
-  process.once("SIGINT", onSigint);
+  // A second Ctrl-C exits at once (no checkpoint of the step in progress).
+  const onSigint = () => {
+    if (controller.signal.aborted) {
+      process.stderr.write("ortrl: interrupted again: exiting without saving the step in progress\n");
+      process.exit(130);
+    }
+    controller.abort();
+    process.stderr.write("ortrl: stopping after the current step (Ctrl-C again to exit at once)\n");
+  };
+  process.on("SIGINT", onSigint);
   try {
     const result = await trainer.run({ signal: controller.signal });
     const summary = { global_step: result.globalStep, train_loss: result.trainLoss, ...(result.evalMetrics ?? {}), output_dir: config.outputDir };
@@ -122,7 +130,7 @@ export async function runTraining<C extends TrainingArguments>(plugin: MethodPlu
 function earlierRun(dir: string): string[] {
   if (!existsSync(dir)) return [];
   return readdirSync(dir).filter(
-    (f) => /^checkpoint-\d+$/.test(f) || ["metrics.jsonl", "model.safetensors", "model.safetensors.index.json", "adapter_model.safetensors", "adapter_config.json"].includes(f),
+    (f) => /^checkpoint-\d+$/.test(f) || ["metrics.jsonl", "completions.jsonl", "model.safetensors", "model.safetensors.index.json", "adapter_model.safetensors", "adapter_config.json"].includes(f),
   );
 }
 

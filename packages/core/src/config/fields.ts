@@ -65,6 +65,7 @@ export function numberField(def: number, doc: string, range: { min?: number; gt?
   if (min !== undefined && lt !== undefined) msg = `must be in [${min}, ${lt})`;
   else if (min !== undefined && max !== undefined) msg = `must be in [${min}, ${max}]`;
   else if (gt !== undefined && max !== undefined) msg = `must be in (${gt}, ${max}]`;
+  else if (gt !== undefined && lt !== undefined) msg = `must be in (${gt}, ${lt})`;
   else if (min !== undefined) msg = `must be >= ${min}`;
   else if (gt !== undefined) msg = `must be > ${gt}`;
   const ok = (v: number) =>

@@ -145,6 +145,18 @@ export class LlamaGraph {
     return slice(hidden, [1], [0], [-1]);
   }
 
+  /**
+   * The weight inputs (base or LoRA) with these names, e.g. a policy's trainable tensors to differentiate.
+   * @throws Error naming a tensor that is not a weight of this graph.
+   */
+  weightValues(names: readonly string[]): Value[] {
+    return names.map((n) => {
+      const v = this.weights.get(n) ?? this.loraWeights.get(n);
+      if (!v) throw new Error(`LlamaGraph: '${n}' is not a weight of this model`);
+      return v;
+    });
+  }
+
   /** Graph inputs of all trainable-or-frozen weights, base then LoRA. */
   allWeightInputs(): Value[] {
     return [...this.weights.values(), ...this.loraWeights.values()];

@@ -41,12 +41,7 @@ export function buildCausalLmTrainGraph(arch: LlamaArch, trainable: readonly str
   const numItems = g.input("num_items_in_batch", "float32", []);
   const { hidden } = lg.decoder(ids, pos, mask);
   const { lossSum, count } = causalLmLoss(lg.logits(LlamaGraph.shiftHidden(hidden)), labels, true);
-  const wrt = trainable.map((n) => {
-    const v = lg.weights.get(n) ?? lg.loraWeights.get(n);
-    if (!v) throw new Error(`buildCausalLmTrainGraph: '${n}' is not a weight of this model`);
-    return v;
-  });
-  const gradValues = grad(div(lossSum, numItems), wrt);
+  const gradValues = grad(div(lossSum, numItems), lg.weightValues(trainable));
   const grads = new Map(trainable.map((n, i) => [n, gradValues[i]!]));
   const outputs: Record<string, Value> = { loss_sum: lossSum, count };
   for (const [n, v] of grads) outputs[`grad.${n}`] = v;

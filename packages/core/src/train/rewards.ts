@@ -13,8 +13,9 @@
  * null gets reward 0, with a warning.
  *
  * Anything else stops the run with an error naming the function, the step and the first bad index:
- * a function that throws or rejects, returns something that is not an array, the wrong number of
- * values, NaN/Infinity, or a value that is neither a number nor null.
+ * a function that throws or rejects, returns a promise that can never settle, something that is not an
+ * array, the wrong number of values, NaN/Infinity, or a value that is neither a number nor null. Each
+ * function receives its own copy of the arguments (changing them changes nothing else).
  */
 import type { ChatMessage } from "../tokenizer/tokenizer.js";
 
@@ -55,32 +56,48 @@ export interface RewardScores {
 
 const describe = (v: unknown) => (v === null ? "null" : Array.isArray(v) ? "an array" : typeof v === "string" ? `the string ${JSON.stringify(v.slice(0, 40))}` : typeof v);
 
+/** Rejects when the event loop runs dry while `p` is pending: a promise that can never settle. */
+function settlesOrFails<T>(p: Promise<T>, message: () => string): Promise<T> {
+  let onExit: (() => void) | null = null;
+  const never = new Promise<never>((_, reject) => {
+    onExit = () => reject(new RewardError(message()));
+    process.once("beforeExit", onExit);
+  });
+  return Promise.race([p, never]).finally(() => process.off("beforeExit", onExit!));
+}
+
+const errorText = (e: unknown) => (e instanceof Error ? e.message || e.name : typeof e === "object" ? JSON.stringify(e) : String(e)) || "(no message)";
+
 /**
- * Runs every reward function on a batch (async ones together) and checks what they return.
- * @param step the optimizer step, for messages.
- * @throws RewardError naming the function, the step and the first bad index.
+ * Runs every reward function on a batch (async ones together) and checks what they return. Each
+ * function gets its own deep copy of the arguments, so one cannot change what another function, the
+ * update or completions.jsonl sees.
+ * @param where "step N" or "evaluation", for messages.
+ * @throws RewardError naming the function, where, and the first bad index.
  */
-export async function scoreCompletions(rewards: readonly NamedReward[], args: RewardArgs, step: number): Promise<RewardScores> {
+export async function scoreCompletions(rewards: readonly NamedReward[], args: RewardArgs, where: number | string): Promise<RewardScores> {
+  const at = typeof where === "number" ? `step ${where}` : where;
   const n = args.completions.length;
   const results = await Promise.all(
     rewards.map(async (r) => {
       let out: unknown;
       try {
-        out = await r.fn(args);
+        out = await settlesOrFails(Promise.resolve().then(() => r.fn(structuredClone(args))), () => `reward function '${r.name}' returned a promise that can never settle (${at})`);
       } catch (e) {
-        throw new RewardError(`reward function '${r.name}' threw at step ${step}: ${(e as Error)?.message ?? String(e)}`);
+        if (e instanceof RewardError) throw e;
+        throw new RewardError(`reward function '${r.name}' threw at ${at}: ${errorText(e)}`);
       }
-      if (!Array.isArray(out)) throw new RewardError(`reward function '${r.name}' returned ${describe(out)} at step ${step}; expected an array of ${n} numbers (one per completion, null = not applicable)`);
-      if (out.length !== n) throw new RewardError(`reward function '${r.name}' returned ${out.length} values at step ${step}; expected ${n} (one per completion)`);
+      if (!Array.isArray(out)) throw new RewardError(`reward function '${r.name}' returned ${describe(out)} at ${at}; expected an array of ${n} numbers (one per completion, null = not applicable)`);
+      if (out.length !== n) throw new RewardError(`reward function '${r.name}' returned ${out.length} values at ${at}; expected ${n} (one per completion)`);
       const scores = new Float64Array(n);
       out.forEach((v: unknown, i: number) => {
         if (v === null || v === undefined) {
-          if (v === undefined) throw new RewardError(`reward function '${r.name}' returned undefined at index ${i} (step ${step}); return a number, or null when not applicable`);
+          if (v === undefined) throw new RewardError(`reward function '${r.name}' returned undefined at index ${i} (${at}); return a number, or null when not applicable`);
           scores[i] = NaN;
         } else if (typeof v !== "number") {
-          throw new RewardError(`reward function '${r.name}' returned ${describe(v)} at index ${i} (step ${step}); expected a number or null`);
+          throw new RewardError(`reward function '${r.name}' returned ${describe(v)} at index ${i} (${at}); expected a number or null`);
         } else if (!Number.isFinite(v)) {
-          throw new RewardError(`reward function '${r.name}' returned ${v} at index ${i} (step ${step}); rewards must be finite (null = not applicable)`);
+          throw new RewardError(`reward function '${r.name}' returned ${v} at index ${i} (${at}); rewards must be finite (null = not applicable)`);
         } else scores[i] = v;
       });
       return scores;
@@ -98,6 +115,8 @@ export async function scoreCompletions(rewards: readonly NamedReward[], args: Re
     });
     if (!any) allNull++;
   }
+  const big = total.findIndex((t) => !Number.isFinite(t) || Math.abs(t) > 1e150);
+  if (big >= 0) throw new RewardError(`the weighted reward of completion ${big} is ${total[big]} (${at}): too large for advantages (their standard deviation overflows); scale the reward functions down`);
   return { perFunction: results, total, allNull };
 }
 
