@@ -7,7 +7,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import * as F from "@ortrl/core";
 import { type DpoConfig, dpoPlugin } from "@ortrl/dpo";
-import { STORIES } from "./train.js";
+import { type PluginRun, STORIES, pluginRun } from "./train.js";
 import { selfPreferencePairs as makePairs } from "../../examples/dpo/self-preference-pairs.js";
 
 export type { PairRecord } from "../../examples/dpo/self-preference-pairs.js";
@@ -22,13 +22,7 @@ export function writeJsonl(records: readonly object[], name = "pairs.jsonl"): st
   return path;
 }
 
-export interface DpoRun {
-  container: ReturnType<typeof F.createTrainingContainer>;
-  trainer: F.Trainer;
-  events: F.TrainerEvent[];
-  policy: F.CausalLmPolicy;
-  config: DpoConfig;
-}
+export type DpoRun = PluginRun<DpoConfig>;
 
 /** A DPO run (not started) on stories260K with every event recorded. */
 export async function dpoRun(
@@ -44,19 +38,5 @@ export async function dpoRun(
     saveSteps: 0,
     ...rest,
   });
-  const model = await F.loadPretrained(STORIES, new F.Runtime({ intraOpNumThreads: 1 }));
-  const policy = F.CausalLmPolicy.fromPretrained(model, lora === undefined ? { r: 8, loraAlpha: 16, targetModules: "all-linear" } : lora, config.seed, { adapterDir });
-  const container = F.createTrainingContainer({ policy, args: config });
-  await container.load(dpoPlugin.module(config));
-  const events: F.TrainerEvent[] = [];
-  container.get<F.TrainerEvents>(F.TrainerEvents).events$.subscribe((e) => events.push(e));
-  return {
-    container,
-    get trainer() {
-      return container.get<F.Trainer>(F.Trainer);
-    },
-    events,
-    policy,
-    config,
-  };
+  return pluginRun(dpoPlugin, config, { lora: lora === undefined ? { r: 8, loraAlpha: 16, targetModules: "all-linear" } : lora, adapterDir });
 }

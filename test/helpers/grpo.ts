@@ -7,7 +7,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import * as F from "@ortrl/core";
 import { type GrpoConfig, grpoPlugin } from "@ortrl/grpo";
-import { STORIES } from "./train.js";
+import { type PluginRun, pluginRun } from "./train.js";
 
 const WORDS = ["dog", "cat", "ball", "tree", "bird", "cake", "boat", "park"];
 const STARTS = ["Once upon a time, there was a {w}.", "Lily saw a big {w}.", "Tom had a little {w}.", "One day, Ben found a {w}."];
@@ -28,13 +28,7 @@ export function objectPrompts(n: number, seed = 1): string {
 export const mentionsAnswer: F.RewardFn = ({ completions, answer }) =>
   completions.map((c, i) => (String(c).toLowerCase().includes(String(answer![i]).toLowerCase()) ? 1 : 0));
 
-export interface GrpoRun {
-  container: ReturnType<typeof F.createTrainingContainer>;
-  trainer: F.Trainer;
-  events: F.TrainerEvent[];
-  policy: F.CausalLmPolicy;
-  config: GrpoConfig;
-}
+export type GrpoRun = PluginRun<GrpoConfig>;
 
 /** A GRPO run (not started) on stories260K, LoRA r 16 all-linear unless `lora` says otherwise. */
 export async function grpoRun(overrides: Partial<GrpoConfig> & { dataFiles: string[]; lora?: Partial<F.LoraConfig> | null }): Promise<GrpoRun> {
@@ -52,19 +46,5 @@ export async function grpoRun(overrides: Partial<GrpoConfig> & { dataFiles: stri
     lrSchedulerType: "constant",
     ...rest,
   });
-  const model = await F.loadPretrained(STORIES, new F.Runtime({ intraOpNumThreads: 1 }));
-  const policy = F.CausalLmPolicy.fromPretrained(model, lora === undefined ? { r: 16, loraAlpha: 32, targetModules: "all-linear" } : lora, config.seed);
-  const container = F.createTrainingContainer({ policy, args: config });
-  await container.load(grpoPlugin.module(config));
-  const events: F.TrainerEvent[] = [];
-  container.get<F.TrainerEvents>(F.TrainerEvents).events$.subscribe((e) => events.push(e));
-  return {
-    container,
-    get trainer() {
-      return container.get<F.Trainer>(F.Trainer);
-    },
-    events,
-    policy,
-    config,
-  };
+  return pluginRun(grpoPlugin, config, { lora: lora === undefined ? { r: 16, loraAlpha: 32, targetModules: "all-linear" } : lora });
 }

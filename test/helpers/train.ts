@@ -17,12 +17,39 @@ export function shakespeareSlice(chars: number, from = 0): string {
   return path;
 }
 
-export interface Run {
-  container: Awaited<ReturnType<typeof F.createTrainingContainer>>;
+/** A run built from a method plugin, not started, with every event recorded. */
+export interface PluginRun<C extends F.TrainingArguments> {
+  container: ReturnType<typeof F.createTrainingContainer>;
   trainer: F.DefaultTrainer;
   events: F.TrainerEvent[];
   policy: F.CausalLmPolicy;
-  config: CptConfig;
+  config: C;
+}
+
+export type Run = PluginRun<CptConfig>;
+
+/** Loads `modelDir`, builds the policy (LoRA or full, or an existing adapter) and the plugin's container. */
+export async function pluginRun<C extends F.TrainingArguments>(
+  plugin: F.MethodPlugin<C>,
+  config: C,
+  opts: { lora: Partial<F.LoraConfig> | null; adapterDir?: string; modelDir?: string },
+): Promise<PluginRun<C>> {
+  const model = await F.loadPretrained(opts.modelDir ?? STORIES, new F.Runtime({ intraOpNumThreads: 1 }));
+  const policy = F.CausalLmPolicy.fromPretrained(model, opts.lora, config.seed, { adapterDir: opts.adapterDir });
+  const container = F.createTrainingContainer({ policy, args: config });
+  await container.load(plugin.module(config));
+  const events: F.TrainerEvent[] = [];
+  container.get<F.TrainerEvents>(F.TrainerEvents).events$.subscribe((e) => events.push(e));
+  return {
+    container,
+    // Resolved on first use, so a test can rebind seams before the trainer is built.
+    get trainer() {
+      return container.get<F.DefaultTrainer>(F.Trainer);
+    },
+    events,
+    policy,
+    config,
+  };
 }
 
 /** A CPT run (not started) with every event recorded. */
@@ -40,20 +67,5 @@ export async function cptRun(overrides: Partial<CptConfig> & { outputDir?: strin
     shuffle: true,
     ...rest,
   });
-  const model = await F.loadPretrained(modelDir, new F.Runtime({ intraOpNumThreads: 1 }));
-  const policy = F.CausalLmPolicy.fromPretrained(model, lora ?? null, config.seed);
-  const container = F.createTrainingContainer({ policy, args: config });
-  await container.load(cptPlugin.module(config));
-  const events: F.TrainerEvent[] = [];
-  container.get<F.TrainerEvents>(F.TrainerEvents).events$.subscribe((e) => events.push(e));
-  return {
-    container,
-    // Resolved on first use, so a test can rebind seams before the trainer is built.
-    get trainer() {
-      return container.get<F.DefaultTrainer>(F.Trainer);
-    },
-    events,
-    policy,
-    config,
-  };
+  return pluginRun(cptPlugin, config, { lora: lora ?? null, modelDir });
 }

@@ -33,7 +33,20 @@ export function dpoModule(config: DpoConfig): ContainerModule {
     const split = holdOutRecords(records, config.evalHoldout);
     const evalRecords = [...split.held, ...config.evalDataFiles.flatMap((f) => readPreferenceRecords(f))];
     const chatTemplate = loadChatTemplate(config.chatTemplate);
-    const options = (p: Policy): DpoBuildOptions => ({ chatTemplate, ...effectiveLengths(config, p.config.maxPositionEmbeddings), maxCompletionLength: config.maxCompletionLength });
+    // Computed once for the training and held-out pairs (so a cap is reported once).
+    let lengths: ReturnType<typeof effectiveLengths> | null = null;
+    const options = (p: Policy): DpoBuildOptions => {
+      if (!lengths) {
+        lengths = effectiveLengths(config, p.config.maxPositionEmbeddings);
+        if (config.maxLength > p.config.maxPositionEmbeddings) {
+          process.emitWarning(
+            `maxLength ${config.maxLength} exceeds the model's max_position_embeddings ${lengths.maxLength}: using maxLength ${lengths.maxLength} and maxPromptLength ${lengths.maxPromptLength} (the same proportions)`,
+            { code: "ORTRL_DPO_LENGTH_CAP" },
+          );
+        }
+      }
+      return { chatTemplate, maxLength: lengths.maxLength, maxPromptLength: lengths.maxPromptLength, maxCompletionLength: config.maxCompletionLength };
+    };
     bind<TrainDataset<DpoExample>>(TrainDataset)
       .toResolvedValue((p: Policy) => buildDpoDataset(p.tokenizer, split.train, options(p), "training"), [Policy])
       .inSingletonScope();
@@ -56,21 +69,15 @@ export function dpoModule(config: DpoConfig): ContainerModule {
   });
 }
 
-let warnedCap = false;
-
 /**
  * maxLength and maxPromptLength for a model: the prompt limit defaults to half of maxLength; a
  * maxLength above the model's max_position_embeddings is capped there and the prompt limit scaled in
- * proportion (with a warning), so the completions keep their share.
+ * proportion, so the completions keep their share.
  */
 export function effectiveLengths(config: Pick<DpoConfig, "maxLength" | "maxPromptLength">, maxPositions: number): { maxLength: number; maxPromptLength: number } {
   const prompt = config.maxPromptLength ?? Math.floor(config.maxLength / 2);
   if (config.maxLength <= maxPositions) return { maxLength: config.maxLength, maxPromptLength: prompt };
   const scaled = Math.max(1, Math.min(maxPositions - 1, Math.floor((prompt * maxPositions) / config.maxLength)));
-  if (!warnedCap) {
-    warnedCap = true;
-    process.emitWarning(`maxLength ${config.maxLength} exceeds the model's max_position_embeddings ${maxPositions}: using maxLength ${maxPositions} and maxPromptLength ${scaled} (the same proportions)`, { code: "ORTRL_DPO_LENGTH_CAP" });
-  }
   return { maxLength: maxPositions, maxPromptLength: scaled };
 }
 

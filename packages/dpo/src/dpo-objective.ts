@@ -29,7 +29,7 @@ import {
   collateBranched,
   declareScoreInputs,
   div,
-  dropoutMask,
+  dropoutFeeds,
   grad,
   mul,
   packedTokens,
@@ -144,8 +144,7 @@ export class DpoObjective implements Objective<DpoExample> {
       ref_rejected_logps: { data: ref.rejected, dims: [B] },
       num_items_in_batch: { data: Float32Array.of(numItems), dims: [] },
     };
-    const p = this.policy.adapter?.config.loraDropout ?? 0;
-    for (const [name, v] of graph.lg.dropoutMasks) feeds[name] = dropoutMask(v, B, sb.batch.seqLen, p, rng!);
+    if (rng) Object.assign(feeds, dropoutFeeds(this.policy, graph.lg, B, sb.batch.seqLen, rng));
     const out = await (await exe).run(feeds);
     const metrics = dpoMetrics(
       {

@@ -34,7 +34,7 @@ import {
   declareScoreInputs,
   detach,
   div,
-  dropoutMask,
+  dropoutFeeds,
   exp,
   grad,
   greater,
@@ -227,8 +227,7 @@ export class GrpoObjective implements Objective<GrpoExample, GrpoRow> {
     };
     if (old) feeds.old_logps = { data: old, dims };
     if (ref) feeds.ref_logps = { data: ref, dims };
-    const p = this.d.policy.adapter?.config.loraDropout ?? 0;
-    for (const [name, v] of graph.lg.dropoutMasks) feeds[name] = dropoutMask(v, B, sb.batch.seqLen, p, rng!);
+    if (rng) Object.assign(feeds, dropoutFeeds(this.d.policy, graph.lg, B, sb.batch.seqLen, rng));
     const out = await (await exe).run(feeds);
     const per = (k: string) => (tokens ? scalar(out[k]!) / tokens : 0);
     const metrics: Metrics = {};

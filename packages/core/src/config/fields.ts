@@ -160,11 +160,3 @@ export function stringOrListField(def: string | string[] | null, doc: string, ex
 export function nullable<T>(inner: FieldSpec<T>, def: T | null = null, doc = inner.doc): FieldSpec<T | null> {
   return { ...inner, type: inner.type.nullable(), default: def, doc } as FieldSpec<T | null>;
 }
-
-/** A field whose value is checked by `check` (returns an error phrase "must ..." or null) after `base`'s type check. */
-export function refined<T>(base: FieldSpec<T>, check: (v: T) => string | null): FieldSpec<T> {
-  return { ...base, type: base.type.superRefine((v, ctx) => {
-    const m = check(v);
-    if (m) ctx.addIssue({ code: "custom", message: `${m}, got ${show(v)}` });
-  }) as z.ZodType<T> };
-}

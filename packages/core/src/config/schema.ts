@@ -64,11 +64,6 @@ export class ConfigSchema<F extends Fields> {
     return out as ConfigOf<F>;
   }
 
-  /** This schema plus more fields (a later field of the same name replaces the earlier one). */
-  extend<G extends Fields>(more: G, checks: readonly CrossCheck<ConfigOf<F & G>>[] = []): ConfigSchema<Omit<F, keyof G> & G> {
-    return new ConfigSchema({ ...this.fields, ...more } as Omit<F, keyof G> & G, [...this.checks, ...checks] as never);
-  }
-
   /** The same fields with other defaults (e.g. a method's own learning rate). */
   withDefaults(defaults: Partial<ConfigOf<F>>): ConfigSchema<F> {
     const fields: Record<string, FieldSpec> = { ...this.fields };
@@ -77,13 +72,6 @@ export class ConfigSchema<F extends Fields> {
       fields[k] = { ...fields[k]!, default: v };
     }
     return new ConfigSchema(fields as F, this.checks as never);
-  }
-
-  /** A schema of only these fields (cross-field checks dropped). */
-  pick<K extends keyof F & string>(keys: readonly K[]): ConfigSchema<Pick<F, K>> {
-    const fields: Record<string, FieldSpec> = {};
-    for (const k of keys) fields[k] = this.fields[k]!;
-    return new ConfigSchema(fields as Pick<F, K>);
   }
 
   /** The canonical key of a name as written (camelCase, snake_case, kebab-case or an alias), or undefined. */

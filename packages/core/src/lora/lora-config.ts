@@ -6,7 +6,7 @@
 import type { LlamaArch } from "../model/llama-arch.js";
 import { layerLinears } from "../model/llama-arch.js";
 import { boolField, intField, numberField, stringOrListField } from "../config/fields.js";
-import { type ConfigOf, ConfigSchema } from "../config/schema.js";
+import type { ConfigOf } from "../config/schema.js";
 
 export interface LoraConfig {
   /** Rank of the update (0 = full fine-tuning). */
@@ -103,7 +103,6 @@ export const LORA_OPTION_FIELDS = {
   loraModulesToSave: stringOrListField(null, "modules trained fully and saved with the adapter, e.g. embed_tokens,lm_head", { placeholder: "modules" }),
   useRslora: boolField(false, "rank-stabilised LoRA scaling alpha / sqrt(r)"),
 };
-export const LORA_OPTIONS_SCHEMA = new ConfigSchema(LORA_OPTION_FIELDS);
 export type LoraOptions = ConfigOf<typeof LORA_OPTION_FIELDS>;
 
 /**

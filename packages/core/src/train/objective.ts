@@ -4,6 +4,7 @@
  * in JS from the step's RNG and fed as inputs, so resumed runs draw the same masks.
  */
 import type { Value } from "../ir/graph.js";
+import type { LlamaGraph } from "../model/llama.js";
 import type { Executable, TensorData } from "../runtime/runtime.js";
 import { batchFeeds } from "../model/batch.js";
 import type { Rng } from "../util/rng.js";
@@ -47,8 +48,7 @@ export class CausalLmObjective implements Objective<TokenizedExample> {
       ...batchFeeds(batch),
       num_items_in_batch: { data: Float32Array.of(numItemsInBatch), dims: [] },
     };
-    const p = this.policy.adapter?.config.loraDropout ?? 0;
-    for (const [name, v] of tg.lg.dropoutMasks) feeds[name] = dropoutMask(v, batch.batchSize, batch.seqLen, p, rng);
+    Object.assign(feeds, dropoutFeeds(this.policy, tg.lg, batch.batchSize, batch.seqLen, rng));
     const out = await exe.run(feeds);
     const grads = new Map<string, Float32Array>();
     for (const n of this.policy.trainable.names) grads.set(n, out[`grad.${n}`]!.data as Float32Array);
@@ -63,6 +63,14 @@ export class CausalLmObjective implements Objective<TokenizedExample> {
   evalStep(examples: readonly TokenizedExample[]): Promise<EvalStepResult> {
     return this.policy.lm.lossSum(collate(examples, this.padId));
   }
+}
+
+/** The LoRA dropout masks a training graph reads (none without LoRA dropout), drawn from `rng`. */
+export function dropoutFeeds(policy: Policy, lg: LlamaGraph, B: number, T: number, rng: Rng): Record<string, TensorData> {
+  const feeds: Record<string, TensorData> = {};
+  const p = policy.adapter?.config.loraDropout ?? 0;
+  for (const [name, v] of lg.dropoutMasks) feeds[name] = dropoutMask(v, B, T, p, rng);
+  return feeds;
 }
 
 /** Inverted-dropout mask [B, T, in]: 0 with probability p, else 1/(1-p). */

@@ -175,7 +175,7 @@ export class PrecomputedReference implements ReferenceModel {
       if (st.metadata.format !== FORMAT || st.metadata.fingerprint !== this.fingerprint) return;
       const all = st.readFloat32("logps");
       const index = JSON.parse(st.metadata.index ?? "[]") as [string, number, number][];
-      for (const [k, off, len] of index) this.table.set(k, all.slice(off, off + len));
+      for (const [k, off, len] of index) this.table.set(k, all.subarray(off, off + len));
     } finally {
       st.close();
     }

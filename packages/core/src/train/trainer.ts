@@ -53,7 +53,11 @@ class MetricWindow {
   }
   /** Every value of `other`, kept one by one (TRL averages per micro-batch, not per step). */
   addAll(other: MetricWindow): void {
-    for (const [k, list] of other.values) for (const v of list) this.add({ [k]: v });
+    for (const [k, list] of other.values) {
+      const mine = this.values.get(k);
+      if (mine) mine.push(...list);
+      else this.values.set(k, [...list]);
+    }
   }
   means(prefix = ""): Metrics {
     const out: Metrics = {};
@@ -117,8 +121,9 @@ export class DefaultTrainer<E = unknown, R = E> implements Trainer {
       const prepared = await this.prepare(run, examples, epoch, first);
       const acc = await this.accumulate(prepared.rows, run.step);
       if (prepared.numTokens !== undefined) acc.numTokens = run.step === first ? prepared.numTokens : 0;
-      this.stopIfNotFinite(acc, run.step);
-      const gradNorm = this.clip(acc.grads);
+      const gradNorm = globalNorm(acc.grads);
+      this.stopIfNotFinite(acc.loss, gradNorm, run.step);
+      this.clip(acc.grads, gradNorm);
       const learningRate = this.update(acc.grads, run.step);
       this.record(run, acc, prepared.metrics, { epoch, gradNorm, learningRate });
       this.maybeLog(run, epoch, gradNorm);
@@ -226,26 +231,23 @@ export class DefaultTrainer<E = unknown, R = E> implements Trainer {
   }
 
   /** A NaN/Inf loss or gradient stops the run before the parameters change. */
-  private stopIfNotFinite(acc: Accumulated, step: number): void {
-    const gradNorm = globalNorm(acc.grads);
-    if (Number.isFinite(acc.loss) && Number.isFinite(gradNorm)) return;
+  private stopIfNotFinite(loss: number, gradNorm: number, step: number): void {
+    if (Number.isFinite(loss) && Number.isFinite(gradNorm)) return;
     const last = listCheckpoints(this.args.outputDir).at(-1);
-    const what = !Number.isFinite(acc.loss) ? `loss is ${acc.loss}` : `gradient norm is ${gradNorm}`;
+    const what = !Number.isFinite(loss) ? `loss is ${loss}` : `gradient norm is ${gradNorm}`;
     throw this.fail(
       step,
       new TrainingDivergedError(`training stopped at step ${step}: ${what}; parameters were not updated. ${last ? `Last good checkpoint: ${last.path}` : "No checkpoint was written yet"}. Lower the learning rate or check the data.`),
     );
   }
 
-  /** Global-norm clipping in place; returns the norm before clipping. */
-  private clip(grads: Map<string, Float32Array>): number {
-    const norm = globalNorm(grads);
+  /** Global-norm clipping in place, given the norm before clipping. */
+  private clip(grads: Map<string, Float32Array>, norm: number): void {
     const max = this.args.maxGradNorm;
     if (max > 0 && norm > max) {
       const coef = max / (norm + 1e-6);
       for (const g of grads.values()) for (let i = 0; i < g.length; i++) g[i] = g[i]! * coef;
     }
-    return norm;
   }
 
   /** One optimizer step at the scheduled rate; returns the rate it applied (the main group's). */
@@ -261,8 +263,6 @@ export class DefaultTrainer<E = unknown, R = E> implements Trainer {
 
   /** Adds the step to the run and logging window; emits step_end. */
   private record(run: RunState, acc: Accumulated, prepMetrics: Metrics | undefined, s: { epoch: number; gradNorm: number; learningRate: number }): void {
-    const stepMetrics = new MetricWindow();
-    stepMetrics.add(prepMetrics);
     run.tokensSeen += acc.numTokens;
     run.runLossSum += acc.loss;
     run.runSteps++;
@@ -279,7 +279,7 @@ export class DefaultTrainer<E = unknown, R = E> implements Trainer {
       gradNorm: s.gradNorm,
       learningRate: s.learningRate,
       numTokens: acc.numTokens,
-      metrics: { ...stepMetrics.means(), ...acc.metrics.means() },
+      metrics: { ...prepMetrics, ...acc.metrics.means() },
     });
   }
 
