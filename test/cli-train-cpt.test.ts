@@ -180,7 +180,8 @@ describe("ortrl train cpt --resume-from-checkpoint", () => {
     expect(lastJson(first.stdout).global_step).toBe(4);
     expect(lines(join(out, "metrics.jsonl")).map((m) => m.step)).toEqual([2, 4]);
 
-    const second = train([...common, "--max-steps", "8", "--resume-from-checkpoint", join(out, "checkpoint-4")]);
+    // A longer run than the checkpoint's is a deliberate change of max_steps.
+    const second = train([...common, "--max-steps", "8", "--resume-from-checkpoint", join(out, "checkpoint-4"), "--accept-changed-args"]);
     ok(second);
     expect(lastJson(second.stdout).global_step).toBe(8);
     const metrics = lines(join(out, "metrics.jsonl"));

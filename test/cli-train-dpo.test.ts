@@ -73,7 +73,7 @@ describe("ortrl train dpo", () => {
     failsWith(train([...base, "--data", noRejected]), /no-rejected\.jsonl:2: record has no 'rejected' field/);
     const empty = join(tmp, "empty-rejected.jsonl");
     writeFileSync(empty, JSON.stringify({ prompt: "Once", chosen: " a cat", rejected: "" }) + "\n");
-    failsWith(train([...base, "--data", empty]), /empty-rejected\.jsonl:1: record: field 'rejected' is empty/);
+    failsWith(train([...base, "--data", empty]), /empty-rejected\.jsonl: no record left: the only record has an empty 'rejected' \(line 1\)/);
     const same = join(tmp, "same.jsonl");
     writeFileSync(same, JSON.stringify({ prompt: "Once", chosen: " a cat", rejected: " a cat" }) + "\n");
     failsWith(train([...base, "--data", same]), /same\.jsonl: no training pair is left \(1 with identical chosen and rejected completions/);

@@ -73,7 +73,7 @@ describe("precomputed reference log-probs", () => {
     await pre.trainer.run({ signal: controller.signal });
     const file = join(pre.config.outputDir, "reference_logps.safetensors");
     expect(existsSync(file)).toBe(true);
-    const resumed = await dpoRun({ dataFiles: [trainFile], maxSteps: 4, learningRate: 1e-3, lora: null, precomputeRefLogProbs: true, outputDir: pre.config.outputDir, resumeFromCheckpoint: join(pre.config.outputDir, "checkpoint-2") });
+    const resumed = await dpoRun({ dataFiles: [trainFile], maxSteps: 4, learningRate: 1e-3, lora: null, precomputeRefLogProbs: true, saveSteps: 2, outputDir: pre.config.outputDir, resumeFromCheckpoint: join(pre.config.outputDir, "checkpoint-2") });
     await resumed.trainer.run();
     const ref = resumed.container.get<F.PrecomputedReference>((await import("@ortrl/core")).ReferenceModel);
     expect(ref.computedRows).toBe(0); // read from the file, not recomputed

@@ -62,7 +62,7 @@ describe("resume", () => {
     const ckpt = join(first.config.outputDir, `checkpoint-${N}`);
     for (const f of ["model.safetensors", "config.json", "optimizer.safetensors", "trainer_state.json", "tokenizer.json"]) expect(existsSync(join(ckpt, f)), f).toBe(true);
 
-    const resumed = await cptRun({ maxSteps: 2 * N, outputDir: first.config.outputDir, resumeFromCheckpoint: ckpt });
+    const resumed = await cptRun({ maxSteps: 2 * N, saveSteps: N, outputDir: first.config.outputDir, resumeFromCheckpoint: ckpt });
     await resumed.trainer.run();
     const want = stepLosses(full.events).slice(N);
     const got = stepLosses(resumed.events);

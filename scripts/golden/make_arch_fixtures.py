@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
-"""Golden fixtures for the Llama-family variants: Qwen2 (q/k/v biases), Llama attention_bias + mlp_bias, and
-Llama 3.1 ("llama3") rope scaling.
+"""Golden fixtures for the Llama-family variants: Qwen2 (q/k/v biases), Llama attention_bias + mlp_bias,
+Llama 3.1 ("llama3") rope scaling, and Mistral sliding-window attention.
 
 Usage (from anywhere; run with the Debian python that has torch):
     /usr/bin/python3 scripts/golden/make_arch_fixtures.py [PATH/TO/shared/reference]
@@ -11,6 +11,8 @@ forward with both, following transformers:
   - LlamaAttention: q/k/v/o_proj use bias=config.attention_bias; LlamaMLP: gate/up/down_proj use bias=config.mlp_bias.
   - Qwen2Attention: q/k/v_proj bias=True, o_proj bias=False; Qwen2MLP has no biases.
   - modeling_rope_utils._compute_llama3_parameters for rope_scaling {"rope_type": "llama3", ...}.
+  - MistralConfig.sliding_window (default 4096, null = off), every layer: masking_utils.sliding_window_overlay,
+    query i sees key j iff j > i - sliding_window (on top of the causal and padding masks).
 The extended forward is checked against ref_llama.forward on a bias-free, unscaled model.
 
 Writes test/fixtures/arch/<name>/{config.json, model.safetensors, expected.safetensors, expected.json}:
@@ -18,7 +20,9 @@ Writes test/fixtures/arch/<name>/{config.json, model.safetensors, expected.safet
   expected.safetensors  "logits" [B, T, V] (float64 computed, stored F32) and "grad.<param>" for every parameter
                         (gradient of the mean causal-LM loss over the label tokens)
   expected.json         the batch (input_ids, attention_mask, labels), lm.loss, lm.label_tokens,
-                        lm.grad_global_norm, rope.inv_freq (float64) and, with llama3 scaling, rope.regimes
+                        lm.grad_global_norm, rope.inv_freq (float64) and, with llama3 scaling, rope.regimes; with a
+                        sliding window also lm.loss_full_attention (the same batch without the window) and greedy.*
+                        (greedy decoding, one full forward per token: prompt_ids, ids, min_top2_margin)
 """
 import json
 import math
@@ -119,8 +123,16 @@ def bias_flags(cfg):
     raise ValueError(arch)
 
 
-def forward(P, cfg, ids, attention_mask=None, position_ids=None):
-    """ref_llama.forward plus optional `<module>.bias` tensors on every linear and llama3 rope scaling."""
+def sliding_window(cfg):
+    """The window transformers applies: MistralConfig.sliding_window (default 4096, None = off); none for the others."""
+    if cfg["architectures"][0] == "MistralForCausalLM":
+        return cfg.get("sliding_window", 4096)
+    return None
+
+
+def forward(P, cfg, ids, attention_mask=None, position_ids=None, use_window=True):
+    """ref_llama.forward plus optional `<module>.bias` tensors on every linear, llama3 rope scaling and Mistral's
+    sliding window (over sequence indices, as transformers' cache positions; use_window=False drops it)."""
     B, T = ids.shape
     H, KV = cfg["num_attention_heads"], cfg["num_key_value_heads"]
     D = head_dim(cfg)
@@ -140,6 +152,10 @@ def forward(P, cfg, ids, attention_mask=None, position_ids=None):
     x = P["model.embed_tokens.weight"][ids]
     causal = torch.tril(torch.ones(T, T, dtype=torch.bool))
     mask = causal[None, None] & attention_mask.bool()[:, None, None, :]
+    sw = sliding_window(cfg) if use_window else None
+    if sw is not None:
+        idx = torch.arange(T)
+        mask = mask & (idx[None, :] > idx[:, None] - sw)[None, None]  # kv_idx > q_idx - sliding_window
     for i in range(cfg["num_hidden_layers"]):
         p = f"model.layers.{i}."
         h = ref_llama.rms_norm(x, P[p + "input_layernorm.weight"], eps)
@@ -259,9 +275,45 @@ MODELS = {
         "eos_token_id": 2,
         "torch_dtype": "float32",
     },
+    # sliding_window 4 < T = 10: queries past position 3 lose their earliest keys; the greedy decode (3 prompt + 9 new
+    # tokens) runs past the window too, so ortrl's KV-cache path is checked against full forwards.
+    "mistral-swa": {
+        "architectures": ["MistralForCausalLM"],
+        "model_type": "mistral",
+        "hidden_size": HID,
+        "intermediate_size": INTER,
+        "num_hidden_layers": LAYERS,
+        "num_attention_heads": 4,
+        "num_key_value_heads": 2,
+        "head_dim": 8,
+        "vocab_size": VOCAB,
+        "max_position_embeddings": 64,
+        "rms_norm_eps": 1e-05,
+        "rope_theta": 10000.0,
+        "sliding_window": 4,
+        "tie_word_embeddings": False,
+        "hidden_act": "silu",
+        "attention_dropout": 0.0,
+        "bos_token_id": 1,
+        "eos_token_id": 2,
+        "torch_dtype": "float32",
+    },
 }
 
-SEEDS = {"qwen2": 20240601, "llama-bias-rope3": 20240602}
+SEEDS = {"qwen2": 20240601, "llama-bias-rope3": 20240602, "mistral-swa": 20240603}
+GREEDY_PROMPT, GREEDY_NEW = 3, 9
+
+
+def greedy(P, cfg, prompt, n):
+    """Greedy decoding with one full forward per new token (no cache); also the smallest top-2 logit margin."""
+    ids = list(prompt)
+    margin = math.inf
+    for _ in range(n):
+        logits = forward(P, cfg, torch.tensor([ids]))[0, -1]
+        top = torch.topk(logits, 2).values
+        margin = min(margin, float(top[0] - top[1]))
+        ids.append(int(torch.argmax(logits)))
+    return ids[len(prompt):], margin
 
 B, T, LEN2, PROMPT = 2, 10, 7, 3  # row 2 has 7 real tokens then 3 pads; labels skip the first 3 positions
 
@@ -320,6 +372,18 @@ def build(name):
         "rope.theta": cfg["rope_theta"],
         "rope.inv_freq": inv,
     }
+    if sliding_window(cfg) is not None:
+        with torch.no_grad():
+            full = forward(P, cfg, ids, mask, use_window=False)
+            exp["lm.loss_full_attention"] = float(ref_llama.ce_loss(full, labels))
+            assert abs(exp["lm.loss_full_attention"] - float(loss)) > 1e-3, "the window changes nothing on this batch"
+            prompt = make_batch(SEEDS[name] + 2)[0][0, :GREEDY_PROMPT].tolist()
+            out, margin = greedy(P, cfg, prompt, GREEDY_NEW)
+            full_out, _ = greedy(P, dict(cfg, sliding_window=None), prompt, GREEDY_NEW)
+        assert out != full_out, "greedy decoding is the same without the window"
+        exp["greedy.prompt_ids"], exp["greedy.ids"], exp["greedy.min_top2_margin"] = prompt, out, margin
+        print(f"{name}: sliding_window {sliding_window(cfg)}: loss {float(loss):.6f} vs {exp['lm.loss_full_attention']:.6f} "
+              f"without; greedy {out} (min top-2 margin {margin:.4f}) vs {full_out} without")
     rs = cfg.get("rope_scaling")
     if rs:
         base = default_inv_freq(head_dim(cfg), cfg["rope_theta"])
@@ -350,7 +414,7 @@ def main():
         for fn in files:
             total += os.path.getsize(os.path.join(root, fn))
     print(f"wrote {OUT_DIR} ({total / 1024:.1f} KiB)")
-    assert total < 300 * 1024, "fixtures too large"
+    assert total < 480 * 1024, "fixtures too large"
 
 
 if __name__ == "__main__":

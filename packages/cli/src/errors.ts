@@ -1,17 +1,44 @@
 /**
- * CLI failure reporting: one line `ortrl: error: MESSAGE` on stderr and a non-zero exit code.
- * Messages come from the library's errors, which name the file, line/record and field.
+ * CLI failure reporting: every error path ends here, as one line `ortrl: error: MESSAGE` on stderr
+ * and a documented exit code:
+ *   1   runtime failure (bad data or model, diverged training, file-system failure, ...)
+ *   2   usage error (bad flags, options, config files, output directory choice)
+ *   130 / 143  stopped by SIGINT (Ctrl-C) / SIGTERM (after saving a checkpoint; see train-common.ts)
+ * Messages come from the library's errors, which name the file, line/record and field; a Node
+ * file-system error that reaches here unwrapped is named by its path with the errno in words.
+ * `ORTRL_DEBUG=1` adds the stack trace.
  */
+import { ERRNO_WORDS, isSystemError } from "@ortrl/core";
+
 export class UsageError extends Error {
   override name = "UsageError";
 }
 
-export function reportAndExit(e: unknown): never {
+const USAGE_ERRORS = new Set(["UsageError", "ConfigError", "OutputDirError"]);
+
+/** Exit code for an error (see the file comment). */
+export function exitCodeOf(e: unknown): number {
+  return e instanceof Error && USAGE_ERRORS.has(e.name) ? 2 : 1;
+}
+
+/** The error as one line: multi-line messages joined, raw system errors as "cannot <syscall> <path>: words (CODE)". */
+export function errorLine(e: unknown): string {
+  if (isSystemError(e) && e.message.startsWith(`${e.code}:`)) {
+    const words = ERRNO_WORDS[e.code!] ?? e.message.replace(/^[A-Z]+: /, "").split(",")[0];
+    return `cannot ${e.syscall ?? "access"} ${e.path ?? "(unknown path)"}: ${words} (${e.code})`;
+  }
   const msg = e instanceof Error ? e.message : String(e);
-  process.stderr.write(`ortrl: error: ${msg.split("\n")[0]}\n`);
+  return msg
+    .split("\n")
+    .map((l) => l.trim())
+    .filter(Boolean)
+    .join(" ");
+}
+
+export function reportAndExit(e: unknown): never {
+  process.stderr.write(`ortrl: error: ${errorLine(e)}\n`);
   if (process.env.ORTRL_DEBUG && e instanceof Error) process.stderr.write(`${e.stack}\n`);
-  // Usage errors (bad flags, options and config files) exit 2, as commander's own.
-  process.exit(e instanceof UsageError || (e instanceof Error && e.name === "ConfigError") ? 2 : 1);
+  process.exit(exitCodeOf(e));
 }
 
 /** Parses a numeric option, rejecting garbage with the flag's name. */

@@ -43,6 +43,9 @@ export async function main(argv: string[]): Promise<void> {
   // Library warnings (e.g. skipped dataset records) as one plain line each.
   process.removeAllListeners("warning");
   process.on("warning", (w) => process.stderr.write(`ortrl: warning: ${w.message}\n`));
+  // Errors thrown outside the command's promise (timers, streams) are reported the same way.
+  process.on("uncaughtException", (e) => reportAndExit(e));
+  process.on("unhandledRejection", (e) => reportAndExit(e));
   try {
     await buildProgram().parseAsync(argv);
   } catch (e) {

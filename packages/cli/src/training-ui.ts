@@ -1,19 +1,30 @@
 /**
  * What the CLI shows and writes while training: a cli-progress bar on stderr (loss, learning rate,
  * tokens/s; silent when stderr is not a terminal) and `outputDir/metrics.jsonl`, one JSON object per
- * logged step and per evaluation (appended, so a resumed run continues the file).
+ * logged step and per evaluation (appended, so a resumed run continues the file). A metrics line that
+ * cannot be written (no space, read-only, ...) is reported once to `onWriteFailure` as a
+ * FileSystemError naming the file, and no further lines are attempted.
  */
 import { appendFileSync, mkdirSync } from "node:fs";
 import { join } from "node:path";
 import cliProgress from "cli-progress";
 import type { Subscription } from "rxjs";
-import type { TrainerEvents } from "@ortrl/core";
+import { type TrainerEvents, withFsContext } from "@ortrl/core";
 
-export function attachTrainingUi(events: TrainerEvents, outputDir: string): Subscription {
+export function attachTrainingUi(events: TrainerEvents, outputDir: string, onWriteFailure: (e: Error) => void): Subscription {
   const metricsFile = join(outputDir, "metrics.jsonl");
+  let failed = false;
   const appendMetrics = (line: object) => {
-    mkdirSync(outputDir, { recursive: true });
-    appendFileSync(metricsFile, JSON.stringify(line) + "\n");
+    if (failed) return;
+    try {
+      withFsContext("write", metricsFile, () => {
+        mkdirSync(outputDir, { recursive: true });
+        appendFileSync(metricsFile, JSON.stringify(line) + "\n");
+      });
+    } catch (e) {
+      failed = true;
+      onWriteFailure(e as Error);
+    }
   };
   const bar = new cliProgress.SingleBar(
     { format: "{bar} {value}/{total} steps | loss {loss}{extra} | lr {lr} | {tps} tok/s | eta {eta_formatted}", hideCursor: true, stream: process.stderr },

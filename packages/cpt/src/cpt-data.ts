@@ -1,6 +1,8 @@
 /**
- * Raw text for continued pretraining: documents from `.txt` files (a file is one document), JSONL
- * `{"text"}` records or a `.json` array of them (a record is one document).
+ * Raw text for continued pretraining: a plain-text file is one document; a file of records (JSON Lines,
+ * a JSON array, CSV or Parquet, gzip or not: the content decides, whatever the name) gives one document
+ * per `{"text"}` record. Records with empty text are skipped and counted (dropEmptyRecords: the rule of
+ * every command).
  *
  * Training: each document is tokenized with the tokenizer's BOS (as configured) and followed by EOS.
  * With packing, all documents are concatenated and cut into blocks of exactly maxSeqLength tokens (the
@@ -10,7 +12,7 @@
  * Evaluation: each document is scored on its own, BOS + text without EOS, as `ortrl eval` does; a
  * document longer than maxSeqLength is cut into consecutive maxSeqLength blocks, so all of it counts.
  */
-import { DataError, type TokenizedExample, type TokenizerLike, readRecords, readTextFile, stringField } from "@ortrl/core";
+import { DataError, type TokenizedExample, type TokenizerLike, dropEmptyRecords, encodeLong, isBlank, readDataFile, recordUnit, stringField } from "@ortrl/core";
 
 export interface Document {
   source: string;
@@ -18,18 +20,19 @@ export interface Document {
 }
 
 /**
- * Reads documents from one file.
- * @throws DataError naming the file and line for malformed JSONL, a record without `text`, or an empty file.
+ * Reads documents from one file (format by content, see @ortrl/core's formats.ts).
+ * @throws DataError naming the file and line for malformed records, a record without a string `text`,
+ *   an empty file, or a file whose records all have empty text.
  */
 export function readDocuments(path: string): Document[] {
-  if (path.endsWith(".jsonl") || path.endsWith(".json")) {
-    const recs = readRecords(path);
-    if (recs.length === 0) throw new DataError(path, 0, "no records");
-    return recs.map((r) => ({ source: `${path}:${r.line}`, text: stringField(path, r, "text") }));
+  const c = readDataFile(path);
+  if (c.format === "text") {
+    if (!c.text.trim()) throw new DataError(path, 0, "file is empty");
+    return [{ source: path, text: c.text }];
   }
-  const text = readTextFile(path);
-  if (!text.trim()) throw new DataError(path, 0, "file is empty");
-  return [{ source: path, text }];
+  if (c.records.length === 0) throw new DataError(path, 0, "no records");
+  const docs = c.records.map((r) => ({ line: r.line, source: `${path}:${r.line}`, text: stringField(path, r, "text") }));
+  return dropEmptyRecords(path, docs, (d) => (isBlank(d.text) ? "text" : undefined), recordUnit(c.records)).map(({ source, text }) => ({ source, text }));
 }
 
 /** Splits documents into (train, held-out): the last `fraction` of each text file's characters (cut at a line break), or the last records of a JSONL file. */
@@ -46,12 +49,13 @@ export function holdOut(docs: Document[], fraction: number): { train: Document[]
   return { train: [{ source, text: text.slice(0, cut) }], held: [{ source: `${source} (held out)`, text: text.slice(cut) }] };
 }
 
-/** Tokenizes a long text in paragraph chunks (blank-line separated), which bounds the tokenizer's work per call. */
+/**
+ * Tokenizes a long text in chunks (after every blank line, and at most CHUNK_CHARS code units each, cut
+ * at line breaks or before whitespace), which bounds the tokenizer's work per call; the document is
+ * still tokenized whole.
+ */
 export function tokenizeLong(tok: TokenizerLike, text: string): number[] {
-  const parts = text.split(/(?<=\n\n)/);
-  const ids: number[] = [];
-  for (const p of parts) if (p) for (const id of tok.encode(p, { addSpecialTokens: false })) ids.push(id);
-  return ids;
+  return encodeLong(tok, text, { paragraphs: true }).ids;
 }
 
 /** BOS (when the tokenizer adds one) + document tokens + EOS. */

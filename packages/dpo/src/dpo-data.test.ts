@@ -113,9 +113,8 @@ describe("tokenization and truncation", () => {
 });
 
 describe("bad input", () => {
-  it("a missing or empty field is a DataError naming the file, line and field", () => {
+  it("a missing field is a DataError naming the file, line and field", () => {
     expect(() => at({ prompt: "Q", chosen: "a" })).toThrow(/^pairs\.jsonl:3: record has no 'rejected' field$/);
-    expect(() => at({ prompt: "Q", chosen: "a", rejected: "  " })).toThrow(/pairs\.jsonl:3: record: field 'rejected' is empty/);
     expect(() => at({ prompt: "Q", chosen: "a", rejected: 5 })).toThrow(/'chosen' and 'rejected' must both be strings or both be message lists, got string and number/);
     expect(() => at({ question: "q", answer: "a" })).toThrow(/record fits no preference format \(fields seen: question, answer\)/);
     expect(() => at({ prompt: [{ role: "user" }], chosen: [], rejected: [] })).toThrow(/field 'chosen' is an empty message list/);
@@ -123,6 +122,23 @@ describe("bad input", () => {
     const file = write("bad.jsonl", [{ prompt: "Q", chosen: "a", rejected: "b" }, "{oops"]);
     expect(() => readPreferenceRecords(file)).toThrow(/bad\.jsonl:2: invalid JSON/);
     expect(() => readPreferenceRecords(join(tmp, "absent.jsonl"))).toThrow(/absent\.jsonl: file not found/);
+  });
+
+  it("pairs with an empty chosen or rejected text are skipped and counted when read; all empty is an error", () => {
+    const file = write("empties.jsonl", [
+      { prompt: "Q", chosen: "a", rejected: "  " },
+      { prompt: "Q", chosen: "a", rejected: "b" },
+      { conversations: [{ from: "human", value: "Q" }], chosen: { from: "gpt", value: "" }, rejected: { from: "gpt", value: "b" } },
+    ]);
+    const warn = vi.spyOn(process, "emitWarning").mockImplementation(() => {});
+    try {
+      expect(readPreferenceRecords(file).map((r) => r.line)).toEqual([2]);
+      expect(warn.mock.calls.map(([m]) => String(m))).toEqual([`${file}: skipped 2 of 3 records with an empty 'rejected' or 'chosen' (lines 1, 3)`]);
+    } finally {
+      warn.mockRestore();
+    }
+    const all = write("all-empty.jsonl", [{ prompt: "Q", chosen: "", rejected: "b" }]);
+    expect(() => readPreferenceRecords(all)).toThrow(/all-empty\.jsonl: no record left: the only record has an empty 'chosen' \(line 1\)/);
   });
 
   it("identical completions and all-prompt pairs are skipped and counted; nothing left is an error", () => {

@@ -1,6 +1,6 @@
 /**
- * Preference data: records read from JSONL (`.jsonl`, `.jsonl.gz`) or JSON-array files, formats
- * detected per record (TRL's preference dataset types, plus LLaMA-Factory's ShareGPT ranking form):
+ * Preference data: records read from JSONL, JSON-array, CSV or Parquet files (gzip or not; the content
+ * decides), formats detected per record (TRL's preference dataset types, plus LLaMA-Factory's ShareGPT ranking form):
  *
  * | format                          | record                                                                      |
  * |---------------------------------|-----------------------------------------------------------------------------|
@@ -21,8 +21,10 @@
  * keeps its first maxCompletionLength tokens, then its first maxLength - prompt tokens. Pairs whose
  * chosen and rejected completions are identical (no preference signal), or that are all prompt after
  * truncation, are skipped and counted in one warning; a file where nothing is left is an error.
+ * Pairs with an empty (or whitespace-only) chosen or rejected text are skipped when read, counted in
+ * one warning per file (dropEmptyRecords: the rule of every command).
  */
-import { type ChatMessage, DataError, type JsonlRecord, type TokenizerLike, type TrainDataset, kindOf as kind, messageList, readRecords } from "@ortrl/core";
+import { type ChatMessage, DataError, type JsonlRecord, type TokenizerLike, type TrainDataset, dropEmptyRecords, isBlank, kindOf as kind, messageList, readRecords, recordUnit } from "@ortrl/core";
 
 export type DpoFormat = "standard" | "conversational" | "implicit_prompt" | "conversational_implicit_prompt" | "sharegpt";
 
@@ -34,8 +36,10 @@ export type PreferencePair =
 /** A detected pair and where it came from. */
 export interface SourcedPair {
   file: string;
-  /** 1-based line (JSONL) or record index (JSON array). */
+  /** 1-based line (JSONL, CSV), record index (JSON array) or row (Parquet). */
   line: number;
+  /** "record N" / "row N" where `line` is not a file line. */
+  where?: string;
   pair: PreferencePair;
 }
 
@@ -57,23 +61,31 @@ const EXPECTED =
 // ------------------------------------------------------------------------------------------------
 
 /**
- * Reads and detects every record of one file (`.json` = an array of records, else JSONL; `.gz` decompressed).
+ * Reads and detects every record of one file (format by content; gzip decompressed). Pairs whose chosen
+ * or rejected text is empty are skipped with one counted warning.
  * @throws DataError naming the file and record for malformed input, a record fitting no format, a
- *   missing or empty field, or an empty file.
+ *   missing field, an empty file, or a file whose pairs are all empty.
  */
 export function readPreferenceRecords(path: string): SourcedPair[] {
   const recs = readRecords(path);
   if (recs.length === 0) throw new DataError(path, 0, "no records");
-  return recs.map((r) => ({ file: path, line: r.line, pair: detectPair(path, r) }));
+  const pairs = recs.map((r) => ({ file: path, line: r.line, where: r.where, pair: detectPair(path, r), empty: emptyPairField(r.record) }));
+  return dropEmptyRecords(path, pairs, (p) => p.empty, recordUnit(recs)).map(({ empty: _, ...p }) => p);
+}
+
+/** "chosen" or "rejected" when that text of a record is empty (a string, or a ShareGPT turn's value), else undefined. */
+export function emptyPairField(r: Record<string, unknown>): string | undefined {
+  const text = (v: unknown) => (v !== null && typeof v === "object" && !Array.isArray(v) ? (v as Record<string, unknown>).value : v);
+  return (["chosen", "rejected"] as const).find((k) => isBlank(text(r[k])));
 }
 
 /**
- * Detects the format of one record.
+ * Detects the format of one record (empty texts are kept; readPreferenceRecords skips them).
  * @throws DataError naming the file, the record and the field.
  */
 export function detectPair(file: string, rec: JsonlRecord): PreferencePair {
   const r = rec.record;
-  const where = /\.json(\.gz)?$/i.test(file) ? `record ${rec.line}` : "record";
+  const where = rec.where ?? "record";
   const fail = (msg: string): never => {
     throw new DataError(file, rec.line, `${where}${msg.startsWith("fits") || msg.startsWith("has") ? " " : ": "}${msg}`);
   };
@@ -88,7 +100,6 @@ export function detectPair(file: string, rec: JsonlRecord): PreferencePair {
     const turn = (k: "chosen" | "rejected"): ChatMessage[] => {
       const v = r[k] as Record<string, unknown>;
       if (typeof v !== "object" || v === null || Array.isArray(v) || typeof v.value !== "string") fail(`field '${k}' must be a {from, value} turn, got ${kind(v)}`);
-      if (!(v.value as string).trim()) fail(`field '${k}' is empty`);
       return [{ role: shareGptRole(v.from ?? "gpt", `${k}.from`, fail), content: v.value as string }];
     };
     if (!Array.isArray(r.conversations) || r.conversations.length === 0) fail("field 'conversations' must be a non-empty list of {from, value} turns");
@@ -105,7 +116,6 @@ export function detectPair(file: string, rec: JsonlRecord): PreferencePair {
   if (typeof chosen === "string" || typeof rejected === "string") {
     for (const [k, v] of [["chosen", chosen], ["rejected", rejected]] as const) {
       if (typeof v !== "string") fail(`'chosen' and 'rejected' must both be strings or both be message lists, got ${kind(chosen)} and ${kind(rejected)}`);
-      if (!(v as string).trim()) fail(`field '${k}' is empty`);
     }
     if (has("prompt")) {
       if (typeof r.prompt !== "string") fail(`field 'prompt' must be a string like 'chosen' and 'rejected', got ${kind(r.prompt)}`);
@@ -258,7 +268,7 @@ export function buildDpoDataset(tok: TokenizerLike, records: readonly SourcedPai
     try {
       e = tokenizePair(tok, r.pair, opts);
     } catch (err) {
-      const where = /\.json(\.gz)?$/i.test(r.file) ? `record ${r.line}: ` : "";
+      const where = r.where ? `${r.where}: ` : "";
       throw new DataError(r.file, r.line, `${where}${(err as Error).message}`);
     }
     if (sameIds(e.chosenIds, e.rejectedIds)) {

@@ -1,4 +1,7 @@
 /** GRPO prompt formats (GSM8K, the course's {query, answer}, conversational) and their tokenization. */
+import { mkdtempSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { describe, expect, it, vi } from "vitest";
 import * as F from "@ortrl/core";
 import { SHARED_DIR, STORIES_DIR } from "../../core/src/testing/fixtures.js";
@@ -21,7 +24,21 @@ describe("prompt formats", () => {
   it("names the file, line and field of a bad record", () => {
     expect(() => at({ text: "x" })).toThrow(/^p\.jsonl:2: record fits no prompt format \(fields seen: text\)/);
     expect(() => at({ prompt: 3 })).toThrow(/p\.jsonl:2: record: field 'prompt' must be a string or a message list, got number/);
-    expect(() => at({ query: " " })).toThrow(/field 'query' is empty/);
+  });
+  it("skips records with an empty prompt in one counted warning; all empty is an error", () => {
+    const dir = mkdtempSync(join(tmpdir(), "ortrl-grpo-data-"));
+    const file = join(dir, "p.jsonl");
+    writeFileSync(file, [{ query: " ", answer: "1" }, { query: "2+2?", answer: "4" }].map((r) => JSON.stringify(r)).join("\n") + "\n");
+    const warn = vi.spyOn(process, "emitWarning").mockImplementation(() => {});
+    try {
+      expect(readPromptRecords(file).map((r) => r.prompt)).toEqual(["2+2?"]);
+      expect(String(warn.mock.calls[0]![0])).toBe(`${file}: skipped 1 of 2 records with an empty 'query' (line 1)`);
+    } finally {
+      warn.mockRestore();
+    }
+    const all = join(dir, "all.jsonl");
+    writeFileSync(all, JSON.stringify({ prompt: "" }) + "\n");
+    expect(() => readPromptRecords(all)).toThrow(/all\.jsonl: no record left: the only record has an empty 'prompt' \(line 1\)/);
   });
 });
 

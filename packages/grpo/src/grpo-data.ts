@@ -1,6 +1,6 @@
 /**
- * GRPO prompts: records read from JSONL (`.jsonl`, `.jsonl.gz`) or JSON-array files, formats detected
- * per record:
+ * GRPO prompts: records read from JSONL, JSON-array, CSV or Parquet files (gzip or not; the content
+ * decides), formats detected per record:
  *
  * | format         | record                                   | prompt column |
  * |----------------|------------------------------------------|---------------|
@@ -14,7 +14,7 @@
  * tokens; conversational prompts are rendered with the chat template and a generation prompt. A prompt
  * longer than maxPromptLength keeps its end (and its BOS), as TRL truncates prompts from the left.
  */
-import { type ChatMessage, DataError, type JsonlRecord, type TokenizerLike, type TrainDataset, kindOf, messageList, readRecords } from "@ortrl/core";
+import { type ChatMessage, DataError, type JsonlRecord, type TokenizerLike, type TrainDataset, dropEmptyRecords, isBlank, kindOf, messageList, readRecords, recordUnit } from "@ortrl/core";
 
 export type GrpoFormat = "prompt" | "conversational" | "query" | "question";
 
@@ -44,19 +44,25 @@ export interface GrpoExample {
 const EXPECTED = "expected {prompt} (a string or a message list), {query, ...} or {question, ...}";
 
 /**
- * Reads and detects every record of one file.
- * @throws DataError naming the file and record for malformed input, a record fitting no format or an empty file.
+ * Reads and detects every record of one file. Records whose prompt text is empty (or only whitespace)
+ * are skipped with one counted warning (dropEmptyRecords: the rule of every command).
+ * @throws DataError naming the file and record for malformed input, a record fitting no format, an
+ *   empty file, or a file whose prompts are all empty.
  */
 export function readPromptRecords(path: string): PromptRecord[] {
   const recs = readRecords(path);
   if (recs.length === 0) throw new DataError(path, 0, "no records");
-  return recs.map((r) => detectPrompt(path, r));
+  const prompts = recs.map((r) => detectPrompt(path, r));
+  return dropEmptyRecords(path, prompts, (p) => (isBlank(p.prompt) ? p.format : undefined), recordUnit(recs));
 }
 
-/** @throws DataError naming the file, the record and the field. */
+/**
+ * Detects the format of one record (an empty prompt is kept; readPromptRecords skips it).
+ * @throws DataError naming the file, the record and the field.
+ */
 export function detectPrompt(file: string, rec: JsonlRecord): PromptRecord {
   const r = rec.record;
-  const where = /\.json(\.gz)?$/i.test(file) ? `record ${rec.line}` : "record";
+  const where = rec.where ?? "record";
   const fail = (msg: string): never => {
     throw new DataError(file, rec.line, `${where}${msg.startsWith("fits") ? " " : ": "}${msg}`);
   };
@@ -68,7 +74,6 @@ export function detectPrompt(file: string, rec: JsonlRecord): PromptRecord {
   const { [field]: value, ...columns } = r;
   if (field === "prompt" && Array.isArray(value)) return { file, line: rec.line, format: "conversational", prompt: messageList(value, "prompt", fail), columns };
   if (typeof value !== "string") fail(`field '${field}' must be a string${field === "prompt" ? " or a message list" : ""}, got ${kindOf(value)}`);
-  if (!(value as string).trim()) fail(`field '${field}' is empty`);
   return { file, line: rec.line, format: field, prompt: value as string, columns };
 }
 

@@ -43,6 +43,7 @@ import {
   reduceSum,
   scoreFeeds,
   scoreTokens,
+  withFsContext,
 } from "@ortrl/core";
 import type { GrpoConfig } from "./grpo-config.js";
 import type { GrpoExample } from "./grpo-data.js";
@@ -249,8 +250,11 @@ export class GrpoObjective implements Objective<GrpoExample, GrpoRow> {
   /** Appends this rollout's completions, rewards and advantages to outputDir/completions.jsonl. */
   private writeSamples(step: number, samples: { prompt: unknown; completion: unknown; reward: number; rewards: Record<string, number | null>; advantage: number }[]): void {
     const dir = this.d.config.outputDir;
-    mkdirSync(dir, { recursive: true });
-    appendFileSync(join(dir, "completions.jsonl"), samples.map((s) => JSON.stringify({ step, ...s })).join("\n") + "\n");
+    const file = join(dir, "completions.jsonl");
+    withFsContext("write", file, () => {
+      mkdirSync(dir, { recursive: true });
+      appendFileSync(file, samples.map((s) => JSON.stringify({ step, ...s })).join("\n") + "\n");
+    });
     if (this.d.config.logCompletions) {
       const best = samples.reduce((a, s) => (s.reward > a.reward ? s : a), samples[0]!);
       process.stderr.write(`step ${step}: best completion (reward ${best.reward.toFixed(3)}): ${JSON.stringify(best.completion).slice(0, 300)}\n`);

@@ -1,5 +1,5 @@
 /**
- * SFT datasets: records read from JSONL or JSON-array files, formats detected per record, tokenized
+ * SFT datasets: records read from JSONL, JSON-array, CSV or Parquet files, formats detected per record, tokenized
  * (see sft-tokenize.ts), truncated to the row length, optionally packed.
  *
  * A record left with no scored token after masking and truncation (e.g. a prompt longer than the row
@@ -7,19 +7,30 @@
  * `process.emitWarning`); a dataset in which no record has a scored token is an error, never a
  * silent no-op (TRL users hit that as "assistant-only loss trains on nothing").
  */
-import { DataError, type TokenizedExample, type TokenizerLike, type TrainDataset, countLabelTokens, readRecords } from "@ortrl/core";
+import { DataError, type TokenizedExample, type TokenizerLike, type TrainDataset, countLabelTokens, dropEmptyRecords, readRecords, recordUnit } from "@ortrl/core";
 import { packExamples } from "./packing.js";
-import { type SftFormat, type SourcedRecord, detectRecord } from "./sft-formats.js";
+import { type SftFormat, type SftRecord, type SourcedRecord, detectRecord } from "./sft-formats.js";
 import { type SftTokenizeOptions, tokenizeSftRecord, truncateExample } from "./sft-tokenize.js";
 
 /**
- * Reads and detects every record of one file (`.json` = an array of records, else JSONL).
- * @throws DataError naming the file and record for malformed input or a record that fits no format, or an empty file.
+ * Reads and detects every record of one file (format by content: JSONL, a JSON array, CSV, Parquet;
+ * gzip or not). Records whose text is empty (language-modeling text, or the completion / Alpaca
+ * output) are skipped and counted in one warning, as every command does.
+ * @throws DataError naming the file and record for malformed input or a record that fits no format, an
+ *   empty file, or a file whose records are all empty.
  */
 export function readSftRecords(path: string, textField = "text"): SourcedRecord[] {
   const recs = readRecords(path);
   if (recs.length === 0) throw new DataError(path, 0, "no records");
-  return recs.map((r) => ({ file: path, line: r.line, record: detectRecord(path, r, textField) }));
+  const detected = recs.map((r) => ({ file: path, line: r.line, record: detectRecord(path, r, textField) }));
+  return dropEmptyRecords(path, detected, (r) => emptySftField(r.record, textField), recordUnit(recs));
+}
+
+/** The name of an SFT record's empty text field (the text, the completion, Alpaca's output), or undefined. */
+export function emptySftField(r: SftRecord, textField = "text"): string | undefined {
+  if (r.format === "language_modeling") return r.text.trim() ? undefined : textField;
+  if (r.format === "prompt_completion" || r.format === "alpaca") return r.completion.trim() ? undefined : r.format === "alpaca" ? "output" : "completion";
+  return undefined;
 }
 
 export { holdOutRecords } from "@ortrl/core";

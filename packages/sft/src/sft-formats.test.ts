@@ -2,7 +2,7 @@
 import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { describe, expect, it } from "vitest";
+import { describe, expect, it, vi } from "vitest";
 import { DataError } from "@ortrl/core";
 import { alpacaPrompt, detectRecord } from "./sft-formats.js";
 import { readSftRecords } from "./sft-data.js";
@@ -62,6 +62,22 @@ describe("detectRecord", () => {
     expect(() => at({ prompt: "a", completion: [{ role: "assistant", content: "b" }] })).toThrow(/both be strings or both be message lists, got string and a list/);
     expect(() => at({ instruction: "a", input: 3, output: "b" })).toThrow(/field 'input' must be a string, got number/);
     expect(() => at({ text: null })).toThrow(/field 'text' must be a string, got null/);
+  });
+
+  it("skips records with an empty text, completion or output in one counted warning; all empty is an error", () => {
+    const path = join(tmp, "empties.jsonl");
+    const recs = [{ text: "" }, { prompt: "Q", completion: " " }, { instruction: "Say hi.", output: "" }, { text: "kept" }];
+    writeFileSync(path, recs.map((r) => JSON.stringify(r)).join("\n") + "\n");
+    const warn = vi.spyOn(process, "emitWarning").mockImplementation(() => {});
+    try {
+      expect(readSftRecords(path).map((r) => r.line)).toEqual([4]);
+      expect(String(warn.mock.calls[0]![0])).toBe(`${path}: skipped 3 of 4 records with an empty 'text' or 'completion' or 'output' (lines 1, 2, 3)`);
+    } finally {
+      warn.mockRestore();
+    }
+    const all = join(tmp, "all-empty.json");
+    writeFileSync(all, JSON.stringify([{ text: " " }]));
+    expect(() => readSftRecords(all)).toThrow(/all-empty\.json: no record left: the only record has an empty 'text' \(record 1\)/);
   });
 
   it("rejects an empty file and malformed JSON naming the file", () => {

@@ -61,7 +61,7 @@ const EXPECTED =
  */
 export function detectRecord(file: string, rec: JsonlRecord, textField = "text"): SftRecord {
   const r = rec.record;
-  const where = file.endsWith(".json") ? `record ${rec.line}` : "record";
+  const where = rec.where ?? "record";
   const fail = (msg: string): never => {
     throw new DataError(file, rec.line, msg.startsWith("fits") ? `${where} ${msg}` : `${where}: ${msg}`);
   };

@@ -1,10 +1,13 @@
 /**
- * `ortrl eval --model DIR --data FILE.jsonl [--max-length N] [--adapter DIR]`: token-weighted causal-LM
- * loss over `{"text": ...}` records (BOS as the tokenizer configures, no EOS, truncated to
- * --max-length, default max_position_embeddings). Prints `{"loss": L, "perplexity": P, "tokens": N}`.
+ * `ortrl eval --model DIR --data FILE [--max-length N] [--adapter DIR]`: token-weighted causal-LM
+ * loss over `{"text": ...}` records (JSON Lines, a JSON array, CSV or Parquet, gzip or not; BOS as the
+ * tokenizer configures, no EOS, truncated to --max-length, default max_position_embeddings). Records
+ * with empty text are skipped with a counted warning, as every command does. A record is tokenized in
+ * bounded chunks and only up to the limit; truncated records are counted in one warning.
+ * Prints `{"loss": L, "perplexity": P, "tokens": N}`.
  */
 import { Command } from "commander";
-import { DataError, evaluateLoss, readRecords, stringField } from "@ortrl/core";
+import { DataError, dropEmptyRecords, encodeLong, evaluateLoss, isBlank, listNumbers, readRecords, recordUnit, stringField } from "@ortrl/core";
 import { num } from "../errors.js";
 import { type ModelFlags, addModelOptions, loadModel } from "./model-options.js";
 
@@ -15,24 +18,30 @@ interface EvalFlags extends ModelFlags {
 }
 
 export function evalCommand(): Command {
-  const cmd = new Command("eval").description("causal-LM loss and perplexity of a model on {\"text\"} JSONL records");
+  const cmd = new Command("eval").description("causal-LM loss and perplexity of a model on {\"text\"} records");
   addModelOptions(cmd)
-    .requiredOption("--data <file>", "JSONL file, one {\"text\": ...} object per line (or a .json array of them)")
+    .requiredOption("--data <file>", "{\"text\": ...} records: JSONL, a JSON array, CSV or Parquet (gzip or not)")
     .option("--max-length <n>", "truncate each record to N tokens (default: max_position_embeddings)", num("--max-length", true, 2))
     .option("--batch-size <n>", "records per forward pass", num("--batch-size", true, 1), 8)
     .action(async (flags: EvalFlags) => {
       const records = readRecords(flags.data);
       if (records.length === 0) throw new DataError(flags.data, 0, "no records");
-      const texts = records.map((r) => stringField(flags.data, r, "text"));
+      const texts = records.map((r) => ({ line: r.line, text: stringField(flags.data, r, "text") }));
+      const kept = dropEmptyRecords(flags.data, texts, (t) => (isBlank(t.text) ? "text" : undefined), recordUnit(records));
       const m = await loadModel(flags);
       const tok = m.tokenizer;
       if (!tok) throw new Error(`${flags.model}: no tokenizer.json`);
       const maxLen = Math.min(flags.maxLength ?? m.config.maxPositionEmbeddings, m.config.maxPositionEmbeddings);
-      const seqs = texts.map((t) => {
-        const ids = tok.encode(t);
-        if (tok.addEosToken && ids.length && ids[ids.length - 1] === tok.eosTokenId) ids.pop();
-        return ids.slice(0, maxLen);
+      const truncated: number[] = [];
+      const seqs = kept.map((t) => {
+        const r = encodeLong(tok, t.text, { bos: true, maxTokens: maxLen });
+        if (r.truncated) truncated.push(t.line);
+        return r.ids;
       });
+      if (truncated.length) {
+        const unit = recordUnit(records);
+        process.emitWarning(`${flags.data}: truncated ${truncated.length} of ${kept.length} records to ${maxLen} tokens (${unit}${truncated.length > 1 ? "s" : ""} ${listNumbers(truncated)}); the rest of their text is not scored`, { code: "ORTRL_EVAL_TRUNCATED" });
+      }
       if (seqs.every((x) => x.length < 2)) throw new DataError(flags.data, 0, "no record has 2 or more tokens to score");
       const r = await evaluateLoss(m.lm, seqs, { batchSize: flags.batchSize });
       process.stdout.write(JSON.stringify({ loss: r.loss, perplexity: r.perplexity, tokens: r.tokens }) + "\n");

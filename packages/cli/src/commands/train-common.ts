@@ -4,7 +4,7 @@
  * LoRA options. `--config FILE` supplies any of them (snake_case keys); flags override the file.
  * Runs the plugin with progress output and metrics.jsonl; prints the final metrics as one JSON line.
  */
-import { existsSync, readdirSync, rmSync, statSync } from "node:fs";
+import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { Command } from "commander";
 import {
@@ -20,12 +20,14 @@ import {
   TrainerEvents,
   type TrainingArguments,
   boolField,
+  completeOutputDir,
   createTrainingContainer,
   enumField,
   intField,
   loadPretrained,
   loraConfigFromOptions,
   nullable,
+  prepareOutputDir,
   textField,
 } from "@ortrl/core";
 import { UsageError } from "../errors.js";
@@ -38,7 +40,7 @@ const RUN_FIELDS = {
   model: textField("", "Hugging Face model directory to start from (a base model or an earlier run's output)", {}, { placeholder: "dir" }),
   device: enumField(["cpu", "cuda"] as const, "cpu", "execution provider"),
   threads: nullable(intField(1, "intra-op threads (default: one per core)", { min: 1 })),
-  overwriteOutputDir: boolField(false, "replace an earlier run's checkpoints, metrics.jsonl and model in --output-dir"),
+  overwriteOutputDir: boolField(false, "replace an earlier run in --output-dir: its files are moved to ortrl-previous-run-N/ there and deleted only when this run completes"),
 };
 const ADAPTER_FIELDS = {
   adapter: nullable(textField("", "PEFT adapter directory to continue training (its own LoRA config; the reference model is base + this adapter, frozen)", {}, { placeholder: "dir" })),
@@ -90,23 +92,23 @@ export async function runTraining<C extends TrainingArguments>(plugin: MethodPlu
   if (config.evalSteps !== null && !container.isBound(EvalDataset)) {
     process.emitWarning("--eval-steps is set but there is no evaluation data (--eval-data or --eval-holdout): nothing will be evaluated");
   }
-  prepareOutputDir(config.outputDir, config.resumeFromCheckpoint !== null, o.overwriteOutputDir === true);
+  const inputs = [{ what: "--model", path: o.model }, ...(o.adapter ? [{ what: "--adapter", path: o.adapter }] : [])];
+  prepareOutputDir(config.outputDir, { resuming: config.resumeFromCheckpoint !== null, overwrite: o.overwriteOutputDir === true, inputs });
   const trainer = container.get<Trainer>(TrainerToken);
-  const sub = attachTrainingUi(container.get<TrainerEvents>(TrainerEvents), config.outputDir);
-  // Ctrl-C stops after the current optimizer step and saves a checkpoint to resume from.
-  const controller = new AbortController();
-  // A second Ctrl-C exits at once (no checkpoint of the step in progress).
-  const onSigint = () => {
-    if (controller.signal.aborted) {
-      process.stderr.write("ortrl: interrupted again: exiting without saving the step in progress\n");
-      process.exit(130);
-    }
-    controller.abort();
-    process.stderr.write("ortrl: stopping after the current step (Ctrl-C again to exit at once)\n");
-  };
-  process.on("SIGINT", onSigint);
+  const stop = new AbortController();
+  // A metrics.jsonl that cannot be written stops the run like Ctrl-C (checkpoint), then fails.
+  let writeFailure: Error | null = null;
+  const sub = attachTrainingUi(container.get<TrainerEvents>(TrainerEvents), config.outputDir, (e) => {
+    writeFailure ??= e;
+    stop.abort();
+  });
+  const signals = handleStopSignals(stop);
   try {
-    const result = await trainer.run({ signal: controller.signal });
+    const result = await trainer.run({ signal: stop.signal });
+    if (writeFailure) {
+      const last = join(config.outputDir, `checkpoint-${result.globalStep}`);
+      throw new Error(`${(writeFailure as Error).message}; training stopped after step ${result.globalStep}${existsSync(last) ? ` (checkpoint ${last})` : ""}`);
+    }
     const summary = { global_step: result.globalStep, train_loss: result.trainLoss, ...(result.evalMetrics ?? {}), output_dir: config.outputDir };
     if (result.stopped) {
       const last = join(config.outputDir, `checkpoint-${result.globalStep}`);
@@ -116,39 +118,41 @@ export async function runTraining<C extends TrainingArguments>(plugin: MethodPlu
           : "ortrl: interrupted before the first optimizer step; nothing was trained (precomputed reference log-probs, if any, were kept and will be reused)\n",
       );
       process.stdout.write(JSON.stringify({ ...summary, interrupted: true }) + "\n");
-      process.exitCode = 130;
+      process.exitCode = signals.exitCode();
       return;
     }
+    completeOutputDir(config.outputDir);
     process.stdout.write(JSON.stringify(summary) + "\n");
   } finally {
-    process.off("SIGINT", onSigint);
+    signals.dispose();
     sub.unsubscribe();
   }
 }
 
-/** Files and folders of an earlier run in an output directory. */
-function earlierRun(dir: string): string[] {
-  if (!existsSync(dir)) return [];
-  return readdirSync(dir).filter(
-    (f) => /^checkpoint-\d+$/.test(f) || ["metrics.jsonl", "completions.jsonl", "model.safetensors", "model.safetensors.index.json", "adapter_model.safetensors", "adapter_config.json"].includes(f),
-  );
-}
-
 /**
- * Checks --output-dir before training: it must be a directory (or not exist); a fresh run (no
- * --resume-from-checkpoint) into a directory holding an earlier run is refused unless
- * --overwrite-output-dir, which then removes that run's checkpoints, metrics.jsonl and model files.
+ * Ctrl-C (SIGINT) and SIGTERM (what schedulers and containers send) stop the run after the current
+ * optimizer step, which saves a checkpoint to resume from; the exit code is then 128 + the signal
+ * (130, 143). A second signal exits at once without saving the step in progress.
  */
-function prepareOutputDir(dir: string, resuming: boolean, overwrite: boolean): void {
-  if (existsSync(dir) && !statSync(dir).isDirectory()) throw new UsageError(`--output-dir ${dir} is a file, expected a directory`);
-  if (resuming) return;
-  const old = earlierRun(dir);
-  if (!old.length) return;
-  if (!overwrite) {
-    throw new UsageError(
-      `--output-dir ${dir} already holds a training run (${old.slice(0, 3).join(", ")}${old.length > 3 ? ", ..." : ""}); ` +
-        "pass --overwrite-output-dir to replace it or --resume-from-checkpoint to continue it",
-    );
-  }
-  for (const f of old) rmSync(join(dir, f), { recursive: true, force: true });
+function handleStopSignals(stop: AbortController): { exitCode(): number; dispose(): void } {
+  let first: NodeJS.Signals | null = null;
+  const code = (s: NodeJS.Signals) => (s === "SIGTERM" ? 143 : 130);
+  const on = (signal: NodeJS.Signals) => {
+    if (first) {
+      process.stderr.write(`ortrl: ${signal} again: exiting without saving the step in progress\n`);
+      process.exit(code(signal));
+    }
+    first = signal;
+    stop.abort();
+    process.stderr.write(`ortrl: ${signal === "SIGINT" ? "Ctrl-C" : signal}: stopping after the current step (${signal === "SIGINT" ? "Ctrl-C" : signal} again to exit at once)\n`);
+  };
+  process.on("SIGINT", on);
+  process.on("SIGTERM", on);
+  return {
+    exitCode: () => code(first ?? "SIGINT"),
+    dispose: () => {
+      process.off("SIGINT", on);
+      process.off("SIGTERM", on);
+    },
+  };
 }

@@ -1,98 +1,152 @@
 /**
- * JSON Lines input with errors that name the file and line. Blank lines are skipped.
+ * Dataset records from a file whatever its format (JSON Lines, a JSON array, CSV / TSV, Parquet, each
+ * possibly gzip-compressed; see formats.ts), with errors that name the file and line. Blank JSONL lines
+ * are skipped.
  */
-import { existsSync, readFileSync, statSync } from "node:fs";
-import { gunzipSync } from "node:zlib";
+import { parseCsvRecords } from "./csv.js";
+import { DataError } from "./data-error.js";
+import { type DataFile, openDataFile, readFileBytes } from "./formats.js";
+import { readParquetRecords } from "./parquet.js";
+import { decodeUtf8 } from "./utf8.js";
 
-/** A parsed record and the 1-based line it came from. */
+export { DataError } from "./data-error.js";
+
+/** A parsed record and where it came from. */
 export interface JsonlRecord {
+  /** 1-based: the file line (JSON Lines, CSV), the array index (JSON array) or the row (Parquet). */
   line: number;
   record: Record<string, unknown>;
+  /** How messages name the record when `line` is not a file line: "record 3" (JSON array), "row 3" (Parquet). */
+  where?: string;
 }
 
-/** An input error naming the file, the line (1-based; 0 = whole file) and what is wrong. */
-export class DataError extends Error {
-  constructor(
-    readonly file: string,
-    readonly lineNumber: number,
-    message: string,
-  ) {
-    super(lineNumber > 0 ? `${file}:${lineNumber}: ${message}` : `${file}: ${message}`);
-    this.name = "DataError";
-  }
-}
+/** A data file's content: plain text, or records. */
+export type DataContent = { format: "text"; text: string } | { format: Exclude<DataFile["format"], "text">; records: JsonlRecord[] };
 
-/** Reads a whole text file, with a DataError for a missing path or a directory. */
+/**
+ * Reads a whole UTF-8 text file (a config file, a chat template).
+ * @throws DataError for a missing path, a directory, or invalid UTF-8 (naming line and byte offset).
+ */
 export function readTextFile(path: string): string {
-  if (!existsSync(path)) throw new DataError(path, 0, "file not found");
-  if (statSync(path).isDirectory()) throw new DataError(path, 0, "is a directory, expected a file");
-  return readFileSync(path, "utf8");
+  return decodeUtf8(path, readFileBytes(path));
 }
 
 /**
- * Reads a data file's text; a `.gz` file (e.g. hh-rlhf's `test.jsonl.gz`) is decompressed first.
- * @throws DataError for a missing path, a directory, or a `.gz` file that is not gzip data.
+ * Reads a data file's text, gzip data decompressed whatever the name (e.g. hh-rlhf's `test.jsonl.gz`).
+ * @throws DataError for a missing path, a directory, corrupt gzip, binary or Parquet data, or invalid UTF-8.
  */
 export function readDataText(path: string): string {
-  if (!/\.gz$/i.test(path)) return readTextFile(path);
-  readTextFile(path); // existence and kind checks
-  try {
-    return gunzipSync(readFileSync(path)).toString("utf8");
-  } catch (e) {
-    throw new DataError(path, 0, `cannot decompress (${(e as Error).message})`);
-  }
+  const f = openDataFile(path);
+  if (f.format === "parquet") throw new DataError(path, 0, "is Parquet data, expected text");
+  return f.text;
+}
+
+/** "an array", "null", or the typeof name, for "expected a JSON object" messages. */
+function jsonKind(v: unknown): string {
+  return v === null ? "null" : Array.isArray(v) ? "an array" : typeof v;
 }
 
 /**
- * Parses every non-blank line as a JSON object (`.jsonl.gz` decompressed first).
- * @throws DataError for a missing file, invalid JSON or a line that is not an object.
+ * Parses every non-blank line of `text` as a JSON object.
+ * @throws DataError naming the file and line for invalid JSON or a line that is not an object.
  */
-export function readJsonl(path: string): JsonlRecord[] {
-  const text = readDataText(path);
+export function parseJsonl(file: string, text: string): JsonlRecord[] {
   const out: JsonlRecord[] = [];
-  text.split("\n").forEach((raw, i) => {
-    const line = raw.trim();
-    if (!line) return;
+  let start = 0;
+  for (let line = 1; start <= text.length; line++) {
+    let nl = text.indexOf("\n", start);
+    if (nl < 0) nl = text.length;
+    const raw = text.slice(start, nl).trim();
+    start = nl + 1;
+    if (!raw) continue;
     let value: unknown;
     try {
-      value = JSON.parse(line);
+      value = JSON.parse(raw);
     } catch (e) {
-      throw new DataError(path, i + 1, `invalid JSON (${(e as Error).message})`);
+      throw new DataError(file, line, `invalid JSON (${(e as Error).message})`);
     }
-    if (typeof value !== "object" || value === null || Array.isArray(value)) {
-      throw new DataError(path, i + 1, `expected a JSON object, got ${Array.isArray(value) ? "an array" : typeof value}`);
-    }
-    out.push({ line: i + 1, record: value as Record<string, unknown> });
-  });
+    if (typeof value !== "object" || value === null || Array.isArray(value)) throw new DataError(file, line, `expected a JSON object, got ${jsonKind(value)}`);
+    out.push({ line, record: value as Record<string, unknown> });
+  }
   return out;
 }
 
 /**
- * Reads a JSON file holding an array of objects (e.g. Alpaca's `alpaca_data.json`) or a JSONL file,
- * by extension (.json / .json.gz -> array, else JSONL; `.gz` decompressed). Array records get their
- * 1-based index as `line`.
- * @throws DataError naming the file (and record) on malformed input.
+ * Parses a JSON array of objects (e.g. Alpaca's `alpaca_data.json`); records get their 1-based index as `line`.
+ * @throws DataError naming the file (and the line of a syntax error, or the record) on malformed input.
  */
-export function readRecords(path: string): JsonlRecord[] {
-  if (!/\.json(\.gz)?$/i.test(path)) return readJsonl(path);
-  const text = readDataText(path);
+export function parseJsonArray(file: string, text: string): JsonlRecord[] {
   let value: unknown;
   try {
     value = JSON.parse(text);
   } catch (e) {
-    throw new DataError(path, 0, `invalid JSON (${(e as Error).message})`);
+    const msg = (e as Error).message;
+    const pos = /at position (\d+)/.exec(msg);
+    const line = pos ? text.slice(0, Number(pos[1])).split("\n").length : 0;
+    throw new DataError(file, line, `invalid JSON (${msg})`);
   }
-  if (!Array.isArray(value)) throw new DataError(path, 0, "expected a JSON array of records");
+  if (!Array.isArray(value)) {
+    const fields = value !== null && typeof value === "object" ? ` (fields: ${Object.keys(value).slice(0, 8).join(", ") || "none"})` : "";
+    throw new DataError(file, 0, `expected a JSON array of records or JSON Lines, got ${jsonKind(value) === "object" ? "one JSON object" : jsonKind(value)}${fields}`);
+  }
   return value.map((r, i) => {
-    if (typeof r !== "object" || r === null || Array.isArray(r)) throw new DataError(path, i + 1, `record ${i + 1} is not an object`);
-    return { line: i + 1, record: r as Record<string, unknown> };
+    if (typeof r !== "object" || r === null || Array.isArray(r)) throw new DataError(file, i + 1, `record ${i + 1} is not an object (got ${jsonKind(r)})`);
+    return { line: i + 1, where: `record ${i + 1}`, record: r as Record<string, unknown> };
   });
+}
+
+/**
+ * Reads a data file, deciding its format by content (gzip decompressed; see formats.ts).
+ * @throws DataError naming the file and line/record for anything malformed or refused.
+ */
+export function readDataFile(path: string): DataContent {
+  const f = openDataFile(path);
+  switch (f.format) {
+    case "parquet":
+      return { format: "parquet", records: readParquetRecords(path, f.bytes) };
+    case "csv":
+    case "tsv":
+      return { format: f.format, records: parseCsvRecords(path, f.text, f.format === "csv" ? "," : "\t") };
+    case "json":
+      return { format: "json", records: parseJsonArray(path, f.text) };
+    case "jsonl":
+      return { format: "jsonl", records: parseJsonl(path, f.text) };
+    case "text":
+      return { format: "text", text: f.text };
+  }
+}
+
+/**
+ * Reads the records of a JSON Lines file (any name; gzip decompressed).
+ * @throws DataError for a missing file, invalid JSON or a line that is not an object.
+ */
+export function readJsonl(path: string): JsonlRecord[] {
+  return parseJsonl(path, readDataText(path));
+}
+
+/**
+ * Reads the records of a dataset file: JSON Lines (`.jsonl`, `.ndjson`, any case), a JSON array, CSV /
+ * TSV or Parquet, gzip-compressed or not; the format comes from the content (see formats.ts).
+ * @throws DataError naming the file (and line or record) on malformed input, or for a file holding
+ *   plain text rather than records.
+ */
+export function readRecords(path: string): JsonlRecord[] {
+  const c = readDataFile(path);
+  if (c.format === "text") {
+    throw new DataError(path, 1, "expected records (JSON Lines, a JSON array, CSV or Parquet), but the file is plain text (its first line is not a JSON object)");
+  }
+  return c.records;
+}
+
+/** "line", "record" or "row": what the `line` of these records counts (for messages listing them). */
+export function recordUnit(records: readonly JsonlRecord[]): string {
+  return records[0]?.where?.split(" ")[0] ?? "line";
 }
 
 /** The string field `field` of a record, or a DataError naming file, line and field. */
 export function stringField(path: string, rec: JsonlRecord, field: string): string {
   const v = rec.record[field];
-  if (v === undefined) throw new DataError(path, rec.line, `record has no '${field}' field`);
-  if (typeof v !== "string") throw new DataError(path, rec.line, `field '${field}' must be a string, got ${v === null ? "null" : typeof v}`);
+  if (v === undefined) throw new DataError(path, rec.line, `${rec.where ?? "record"} has no '${field}' field`);
+  if (typeof v !== "string") throw new DataError(path, rec.line, `${rec.where ? `${rec.where}: ` : ""}field '${field}' must be a string, got ${v === null ? "null" : typeof v}`);
   return v;
 }

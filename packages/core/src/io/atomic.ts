@@ -1,27 +1,44 @@
 /**
  * Atomic file-system writes: data goes to a temporary sibling first and is renamed into place, so a
- * crash never leaves a half-written file or directory.
+ * crash never leaves a half-written file or directory. Temporaries are named `<target>.tmp-<pid>`
+ * (and a replaced directory `<target>.old-<pid>` for the instant between two renames), so that
+ * {@link removeStaleTemporaries} can tell a dead process's leftovers from a live one's.
+ * Failures are {@link FileSystemError}s naming the path (errno in words).
  */
-import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, renameSync, rmSync, writeSync } from "node:fs";
-import { dirname } from "node:path";
+import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readdirSync, renameSync, rmSync, writeSync } from "node:fs";
+import { dirname, join } from "node:path";
+import { withFsContext } from "./fs-errors.js";
 
-/** Writes `data` to `path` via `path.tmp-<pid>` + rename. */
+/** Bytes per write call (writeSync cannot take more than 2 GiB at once). */
+const IO_CHUNK_BYTES = 1 << 30;
+
+/** Writes all of `data` at the descriptor's position (writeSync may write less than asked). */
+export function writeFully(fd: number, data: Uint8Array): void {
+  for (let off = 0; off < data.byteLength; ) off += writeSync(fd, data, off, Math.min(IO_CHUNK_BYTES, data.byteLength - off));
+}
+
+/**
+ * Writes `data` to `path` via `path.tmp-<pid>` + fsync + rename.
+ * @throws FileSystemError naming `path` (no space, read-only, permission, ...); `path` is untouched.
+ */
 export function writeFileAtomic(path: string, data: string | Uint8Array): void {
-  mkdirSync(dirname(path), { recursive: true });
+  withFsContext("create directory", dirname(path), () => mkdirSync(dirname(path), { recursive: true }));
   const tmp = `${path}.tmp-${process.pid}`;
-  try {
-    const fd = openSync(tmp, "w");
+  withFsContext("write", path, () => {
     try {
-      writeSync(fd, typeof data === "string" ? Buffer.from(data, "utf8") : data);
-      fsyncSync(fd);
-    } finally {
-      closeSync(fd);
+      const fd = openSync(tmp, "w");
+      try {
+        writeFully(fd, typeof data === "string" ? Buffer.from(data, "utf8") : data);
+        fsyncSync(fd);
+      } finally {
+        closeSync(fd);
+      }
+      renameSync(tmp, path);
+    } catch (e) {
+      rmSync(tmp, { force: true });
+      throw e;
     }
-    renameSync(tmp, path);
-  } catch (e) {
-    rmSync(tmp, { force: true });
-    throw e;
-  }
+  });
 }
 
 /** Writes JSON (2-space indent, trailing newline) atomically. */
@@ -32,24 +49,66 @@ export function writeJsonAtomic(path: string, value: unknown): void {
 /**
  * Builds a directory atomically: `fill(tmpDir)` writes into a fresh temporary directory beside
  * `dir`, which is then renamed to `dir` (an existing `dir` is replaced only after `fill` succeeded).
- * @throws whatever `fill` throws; the temporary directory is removed and `dir` is untouched.
+ * @throws whatever `fill` throws (FileSystemError for file-system failures); the temporary directory
+ *   is removed and `dir` is untouched.
  */
 export async function writeDirAtomic(dir: string, fill: (tmpDir: string) => Promise<void> | void): Promise<void> {
   const tmp = `${dir}.tmp-${process.pid}`;
   rmSync(tmp, { recursive: true, force: true });
-  mkdirSync(tmp, { recursive: true });
+  withFsContext("create directory", tmp, () => mkdirSync(tmp, { recursive: true }));
   try {
     await fill(tmp);
     if (existsSync(dir)) {
       const old = `${dir}.old-${process.pid}`;
-      renameSync(dir, old);
-      renameSync(tmp, dir);
+      withFsContext("replace", dir, () => {
+        renameSync(dir, old);
+        renameSync(tmp, dir);
+      });
       rmSync(old, { recursive: true, force: true });
     } else {
-      renameSync(tmp, dir);
+      withFsContext("create", dir, () => renameSync(tmp, dir));
     }
   } catch (e) {
     rmSync(tmp, { recursive: true, force: true });
     throw e;
   }
+}
+
+const TEMPORARY = /^(.+)\.(tmp|old|del)-(\d+)$/;
+
+/** Whether process `pid` is alive (signal 0 probes without sending anything). */
+function alive(pid: number): boolean {
+  if (pid === process.pid) return false; // nothing of ours is in flight when a run starts
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === "EPERM";
+  }
+}
+
+/**
+ * Cleans what an interrupted process left in `dir` (one level): `X.tmp-PID` (a half-written file or
+ * directory) and `X.del-PID` (a directory being deleted) are removed; `X.old-PID` (a complete directory caught between the two renames of
+ * {@link writeDirAtomic}) is renamed back to `X` when `X` is missing, removed otherwise. Entries of
+ * live processes are left alone.
+ * @returns what was done, one line per entry (for a warning).
+ */
+export function removeStaleTemporaries(dir: string): string[] {
+  if (!existsSync(dir)) return [];
+  const done: string[] = [];
+  for (const name of readdirSync(dir)) {
+    const m = TEMPORARY.exec(name);
+    if (!m || alive(Number(m[3]))) continue;
+    const path = join(dir, name);
+    const target = join(dir, m[1]!);
+    if (m[2] === "old" && !existsSync(target)) {
+      withFsContext("restore", target, () => renameSync(path, target));
+      done.push(`restored ${target} from ${name}`);
+    } else {
+      withFsContext("remove", path, () => rmSync(path, { recursive: true, force: true }));
+      done.push(`removed ${path}`);
+    }
+  }
+  return done;
 }

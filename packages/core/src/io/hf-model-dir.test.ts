@@ -124,6 +124,25 @@ describe("readLlamaConfig", () => {
     expect(llamaConfigToJson(m)).not.toHaveProperty("attention_bias");
   });
 
+  it("reads Mistral's sliding_window (absent: MistralConfig's 4096, null: off) and writes it back", () => {
+    const mistral = { ...BASE, architectures: ["MistralForCausalLM"], model_type: "mistral" };
+    expect(parseLlamaConfig(mistral).slidingWindow).toBe(4096);
+    expect(parseLlamaConfig({ ...mistral, sliding_window: null }).slidingWindow).toBeNull();
+    const m = parseLlamaConfig({ ...mistral, sliding_window: 256 });
+    expect(m.slidingWindow).toBe(256);
+    expect(m.extra).not.toHaveProperty("sliding_window");
+    expect(llamaConfigToJson(m)["sliding_window"]).toBe(256);
+    expect(parseLlamaConfig(llamaConfigToJson(m))).toEqual(m);
+    expect(errorOf(() => parseLlamaConfig({ ...mistral, sliding_window: 0 }, "/m/config.json"))).toBe(
+      "/m/config.json: field 'sliding_window' must be a positive integer, got 0",
+    );
+    // Llama ignores the key (as transformers does): it stays in extra and the model attends fully.
+    const l = parseLlamaConfig({ ...BASE, sliding_window: 16 });
+    expect(l.slidingWindow).toBeNull();
+    expect(l.extra).toEqual({ sliding_window: 16 });
+    expect(errorOf(() => llamaConfigToJson({ ...l, slidingWindow: 16 }))).toMatch(/only Mistral configs carry slidingWindow/);
+  });
+
   it("reads Llama attention_bias as q/k/v/o biases", () => {
     const c = parseLlamaConfig({ ...BASE, attention_bias: true, mlp_bias: true });
     expect(c).toMatchObject({ qkvBias: true, oBias: true, attentionBias: true, mlpBias: true });
@@ -232,6 +251,20 @@ describe("openModelWeights", () => {
     expect(readLlamaConfig(dir)).toEqual(readLlamaConfig(TINY));
     a.close();
     b.close();
+  });
+
+  it("lists tensors a shard holds that weight_map does not map to it", () => {
+    const dir = fs.mkdtempSync(path.join(tmp, "unindexed-"));
+    const weightMap = shard(dir);
+    const whole = openModelWeights(dir);
+    expect(whole.unindexedTensorNames).toEqual([]);
+    whole.close();
+    const { "model.norm.weight": _dropped, ...rest } = weightMap;
+    fs.writeFileSync(path.join(dir, "model.safetensors.index.json"), JSON.stringify({ weight_map: rest }));
+    const w = openModelWeights(dir);
+    expect(w.has("model.norm.weight")).toBe(false);
+    expect(w.unindexedTensorNames).toEqual(["model.norm.weight"]);
+    w.close();
   });
 
   it("names the directory and files looked for when there are no weights", () => {

@@ -37,7 +37,12 @@ export interface LlamaConfig extends LlamaArch {
   padTokenId: number | null;
   /** `torch_dtype` (or `dtype`), e.g. "bfloat16"; null when absent. */
   torchDtype: string | null;
-  /** config.json keys not read into the fields above (e.g. sliding_window, initializer_range), kept for writing back. */
+  /**
+   * Mistral `sliding_window` (absent: MistralConfig's default 4096; null: full attention); always null for Llama
+   * and Qwen2 (Qwen2's `use_sliding_window: true` is refused).
+   */
+  slidingWindow: number | null;
+  /** config.json keys not read into the fields above (e.g. initializer_range), kept for writing back. */
   extra: Record<string, unknown>;
 }
 
@@ -61,6 +66,9 @@ interface ArchDefaults {
   bosTokenId: number | null;
   eosTokenId: number | null;
 }
+
+/** MistralConfig's `sliding_window` when config.json has no such key. */
+const MISTRAL_DEFAULT_SLIDING_WINDOW = 4096;
 
 /** transformers' defaults for keys a config may omit. */
 const ARCH_DEFAULTS: Record<LlamaArchitecture, ArchDefaults> = {
@@ -216,7 +224,8 @@ export function parseLlamaConfig(json: unknown, source = "config.json"): LlamaCo
   // head_dim is optional everywhere (newer transformers reads it for Qwen2 too).
   const hd = f.raw("head_dim");
   // Peek (not read): the key stays in `extra` and is written back.
-  if (isQwen2 && json.use_sliding_window === true) f.fail("use_sliding_window", "is true: sliding-window attention is not supported");
+  if (isQwen2 && json.use_sliding_window === true)
+    f.fail("use_sliding_window", "is true: Qwen2 sliding-window attention is not supported (transformers versions disagree on the layers max_window_layers selects)");
   let headDim: number;
   if (hd === undefined || hd === null) {
     if (hiddenSize % numAttentionHeads !== 0)
@@ -230,6 +239,13 @@ export function parseLlamaConfig(json: unknown, source = "config.json"): LlamaCo
   const qkvBias = isQwen2 || attnBias;
   const oBias = attnBias;
   const torchDtype = f.str("torch_dtype") ?? f.str("dtype");
+  // Mistral applies sliding_window in every layer (null = full attention). Llama ignores the key; Qwen2 uses it only
+  // with use_sliding_window (refused above). For those two it stays in `extra`.
+  let slidingWindow: number | null = null;
+  if (architecture === "MistralForCausalLM") {
+    const sw = f.raw("sliding_window");
+    slidingWindow = sw === undefined ? MISTRAL_DEFAULT_SLIDING_WINDOW : sw === null ? null : f.posInt("sliding_window");
+  }
 
   return {
     architecture,
@@ -256,6 +272,7 @@ export function parseLlamaConfig(json: unknown, source = "config.json"): LlamaCo
     eosTokenId: f.tokenIds("eos_token_id", d.eosTokenId),
     padTokenId: f.tokenId("pad_token_id", null),
     torchDtype,
+    slidingWindow,
     extra: f.rest(),
   };
 }
@@ -271,7 +288,7 @@ export function readLlamaConfig(dir: string): LlamaConfig {
  * The config.json object transformers would write for `cfg` (snake_case keys, sorted; `extra` keys kept).
  * Write it with `JSON.stringify(obj, null, 2)`.
  * @throws Error when the bias flags do not fit the architecture (Llama: qkvBias === oBias; Mistral: no biases;
- *   Qwen2: q/k/v biases only) or attentionBias !== (qkvBias || oBias).
+ *   Qwen2: q/k/v biases only), attentionBias !== (qkvBias || oBias), or slidingWindow is set for a non-Mistral config.
  */
 export function llamaConfigToJson(cfg: LlamaConfig): Record<string, unknown> {
   const arch = cfg.architecture;
@@ -280,6 +297,7 @@ export function llamaConfigToJson(cfg: LlamaConfig): Record<string, unknown> {
   if (arch === "LlamaForCausalLM" && cfg.qkvBias !== cfg.oBias) throw bad("attention_bias covers q/k/v/o alike: qkvBias and oBias must match");
   if (arch === "MistralForCausalLM" && (cfg.qkvBias || cfg.oBias || cfg.mlpBias)) throw bad("Mistral has no biases");
   if (arch === "Qwen2ForCausalLM" && (!cfg.qkvBias || cfg.oBias || cfg.mlpBias)) throw bad("Qwen2 has q/k/v biases only");
+  if (arch !== "MistralForCausalLM" && cfg.slidingWindow != null) throw bad("only Mistral configs carry slidingWindow");
   const rs = cfg.ropeScaling;
   const out: Record<string, unknown> = {
     ...cfg.extra,
@@ -307,6 +325,7 @@ export function llamaConfigToJson(cfg: LlamaConfig): Record<string, unknown> {
     eos_token_id: cfg.eosTokenId,
   };
   if (arch !== "Qwen2ForCausalLM" || cfg.headDim * cfg.numAttentionHeads !== cfg.hiddenSize) out["head_dim"] = cfg.headDim;
+  if (arch === "MistralForCausalLM") out["sliding_window"] = cfg.slidingWindow ?? null;
   if (arch === "LlamaForCausalLM") {
     out["attention_bias"] = cfg.oBias;
     out["mlp_bias"] = cfg.mlpBias;
@@ -417,6 +436,16 @@ export class ModelWeights implements TensorSource {
   /** Tensor names (file order for one file, weight_map order for shards). */
   get tensorNames(): string[] {
     return [...this.byName.keys()];
+  }
+
+  /**
+   * Tensors stored in a shard that weight_map does not map to that shard (never read: transformers would report
+   * them as unexpected too). Always empty for a single model.safetensors.
+   */
+  get unindexedTensorNames(): string[] {
+    const out: string[] = [];
+    for (const f of this.files) for (const n of f.tensorNames) if (this.byName.get(n) !== f) out.push(n);
+    return out;
   }
 
   has(name: string): boolean {

@@ -9,6 +9,8 @@
  * 2 GiB (which `fs.readFileSync` refuses) work and only the tensors asked for are read. Little-endian hosts only.
  */
 import * as fs from "node:fs";
+import { writeFully } from "./atomic.js";
+import { withFsContext } from "./fs-errors.js";
 
 /** Element types defined by the safetensors format, in the reference implementation's order (increasing alignment). */
 export const SAFETENSORS_DTYPES = [
@@ -84,11 +86,6 @@ function readFully(fd: number, target: Uint8Array, position: number, what: strin
   }
 }
 
-/** Writes all of `src` at the current file position. */
-function writeFully(fd: number, src: Uint8Array): void {
-  let done = 0;
-  while (done < src.byteLength) done += fs.writeSync(fd, src, done, Math.min(IO_CHUNK_BYTES, src.byteLength - done));
-}
 
 // ---------------------------------------------------------------------------------------------------------------
 // float16 / bfloat16 <-> float32
@@ -450,17 +447,19 @@ export function writeSafetensors(
   head.set(json, 8);
 
   const tmp = `${path}.tmp-${process.pid}`;
-  let fd: number | null = fs.openSync(tmp, "w");
-  try {
-    writeFully(fd, head);
-    for (const [, t] of list) writeFully(fd, new Uint8Array(t.data.buffer, t.data.byteOffset, t.data.byteLength));
-    fs.fsyncSync(fd);
-    fs.closeSync(fd);
-    fd = null;
-    fs.renameSync(tmp, path);
-  } catch (e) {
-    if (fd !== null) fs.closeSync(fd);
-    fs.rmSync(tmp, { force: true });
-    throw e;
-  }
+  withFsContext("write", path, () => {
+    let fd: number | null = fs.openSync(tmp, "w");
+    try {
+      writeFully(fd, head);
+      for (const [, t] of list) writeFully(fd, new Uint8Array(t.data.buffer, t.data.byteOffset, t.data.byteLength));
+      fs.fsyncSync(fd);
+      fs.closeSync(fd);
+      fd = null;
+      fs.renameSync(tmp, path);
+    } catch (e) {
+      if (fd !== null) fs.closeSync(fd);
+      fs.rmSync(tmp, { force: true });
+      throw e;
+    }
+  });
 }

@@ -54,28 +54,83 @@ export function loraScaling(c: LoraConfig): number {
   return c.useRslora ? c.loraAlpha / Math.sqrt(c.r) : c.loraAlpha / c.r;
 }
 
-/**
- * Full module names of the decoder's linear layers that the config targets (PEFT matching: a list
- * entry matches a module whose name equals it or ends with "." + entry; a string is a regex that
- * must match the whole name; "all-linear" is every linear layer except the output head).
- * @throws Error when nothing matches.
- */
-export function resolveTargetModules(arch: LlamaArch, c: LoraConfig): Set<string> {
+/** Full names of the decoder's linear layers (what LoRA can target), layer by layer. */
+export function linearModuleNames(arch: LlamaArch): string[] {
   const all: string[] = [];
   for (let i = 0; i < arch.numHiddenLayers; i++) for (const l of layerLinears(arch)) all.push(`model.layers.${i}.${l.name}`);
-  let picked: string[];
-  const t = c.targetModules;
-  if (t === "all-linear") picked = all;
-  else if (typeof t === "string") {
+  return all;
+}
+
+/** PEFT's list matching: a module matches an entry it equals or ends with "." + entry. */
+const matchesEntry = (module: string, entry: string) => module === entry || module.endsWith(`.${entry}`);
+
+/**
+ * Modules (full names) that a PEFT-style module pattern selects among `all`: "all-linear" is all of them, a string
+ * is a regular expression that must match the whole name, a list selects by {@link matchesEntry}.
+ * @param what names the field in errors, e.g. "LoRA target_modules".
+ * @throws Error naming the pattern when a string is not a valid regular expression.
+ */
+function selectModules(all: readonly string[], t: readonly string[] | string, what: string): string[] {
+  if (t === "all-linear") return [...all];
+  if (typeof t === "string") {
     let re: RegExp;
     try {
       re = new RegExp(`^(?:${t})$`);
     } catch (e) {
-      throw new Error(`LoRA target_modules ${JSON.stringify(t)} is neither all-linear, a list of module names nor a valid regular expression (${(e as Error).message})`);
+      throw new Error(`${what} ${JSON.stringify(t)} is neither all-linear, a list of module names nor a valid regular expression (${(e as Error).message})`);
     }
-    picked = all.filter((m) => re.test(m));
-  } else picked = all.filter((m) => t.some((k) => m === k || m.endsWith(`.${k}`)));
+    return all.filter((m) => re.test(m));
+  }
+  return all.filter((m) => t.some((k) => matchesEntry(m, k)));
+}
+
+/**
+ * Full module names of the decoder's linear layers that the config targets (PEFT matching: a list
+ * entry matches a module whose name equals it or ends with "." + entry; a string is a regex that
+ * must match the whole name; "all-linear" is every linear layer except the output head).
+ * @throws Error when a regex (or the list as a whole) matches nothing, or when list entries match no linear layer,
+ *   naming those entries and the module names there are (q_proj, k_proj, ..., down_proj).
+ */
+export function resolveTargetModules(arch: LlamaArch, c: LoraConfig): Set<string> {
+  const all = linearModuleNames(arch);
+  const t = c.targetModules;
+  if (Array.isArray(t)) {
+    const unmatched = t.filter((k) => !all.some((m) => matchesEntry(m, k)));
+    if (unmatched.length) {
+      const names = layerLinears(arch).map((l) => l.name.split(".").pop()!);
+      throw new Error(
+        `LoRA target_modules ${unmatched.map((k) => JSON.stringify(k)).join(", ")} match no linear layer of the model ` +
+          `(its linear layers: ${names.join(", ")}, in model.layers.0-${arch.numHiddenLayers - 1}; embed_tokens and lm_head take modules_to_save, not LoRA)`,
+      );
+    }
+  }
+  const picked = selectModules(all, t, "LoRA target_modules");
   if (picked.length === 0) throw new Error(`LoRA target_modules ${JSON.stringify(t)} match no linear layer of the model`);
+  return new Set(picked);
+}
+
+/**
+ * The modules an adapter_config.json describes: {@link resolveTargetModules}, restricted to PEFT's
+ * `layers_to_transform` (layer indices; null = all) and less PEFT's `exclude_modules` (a list or regex; null = none).
+ * @throws Error as resolveTargetModules, and naming the field for a bad layers_to_transform / exclude_modules.
+ */
+export function resolveAdapterModules(
+  arch: LlamaArch,
+  c: LoraConfig,
+  opts: { layersToTransform?: readonly number[] | null; excludeModules?: readonly string[] | string | null } = {},
+): Set<string> {
+  let picked = [...resolveTargetModules(arch, c)];
+  const layers = opts.layersToTransform;
+  if (layers) {
+    const bad = layers.filter((i) => !Number.isInteger(i) || i < 0 || i >= arch.numHiddenLayers);
+    if (bad.length) throw new Error(`LoRA layers_to_transform ${JSON.stringify(bad)} are not layers of the model (0-${arch.numHiddenLayers - 1})`);
+    picked = picked.filter((m) => layers.includes(Number(/^model\.layers\.(\d+)\./.exec(m)![1])));
+  }
+  const ex = opts.excludeModules;
+  if (ex !== undefined && ex !== null) {
+    const excluded = new Set(selectModules(picked, ex, "LoRA exclude_modules"));
+    picked = picked.filter((m) => !excluded.has(m));
+  }
   return new Set(picked);
 }
 

@@ -1,8 +1,9 @@
 /**
  * Parity of the Llama-family variants with the PyTorch reference extended by scripts/golden/make_arch_fixtures.py
- * (fixtures in test/fixtures/arch/): Qwen2 (q/k/v biases, untied lm_head) and Llama with attention_bias + mlp_bias
- * and "llama3" rope scaling. Checks config parsing, logits, loss, every gradient and the global gradient norm on a
- * right-padded 2x10 batch, and the llama3 inverse frequencies.
+ * (fixtures in test/fixtures/arch/): Qwen2 (q/k/v biases, untied lm_head), Llama with attention_bias + mlp_bias
+ * and "llama3" rope scaling, and Mistral with sliding_window 4. Checks config parsing, logits, loss, every gradient
+ * and the global gradient norm on a right-padded 2x10 batch, the llama3 inverse frequencies, and for the sliding
+ * window the eval loss, the loss without the window, and greedy decoding through the KV cache.
  * Tolerances: logits |d| <= 1e-5 + 1e-4|want|; loss and gradients |d| <= 1e-6 + 1e-3|want|.
  */
 import { readFileSync } from "node:fs";
@@ -12,6 +13,8 @@ import { SafetensorsFile } from "../io/safetensors.js";
 import { inverseFrequencies } from "../nn/rotary.js";
 import { Runtime } from "../runtime/runtime.js";
 import { compareArrays } from "../testing/fixtures.js";
+import { generate } from "../generate/generate.js";
+import { CausalLM } from "./causal-lm.js";
 import { buildCausalLmTrainGraph } from "../train/causal-lm-graph.js";
 import { batchFeeds, padBatch } from "./batch.js";
 import { type PretrainedModel, loadPretrained } from "./pretrained.js";
@@ -48,6 +51,16 @@ const cases: Case[] = [
       expect(c.ropeScaling).toEqual({ ropeType: "llama3", factor: 8, lowFreqFactor: 1, highFreqFactor: 4, originalMaxPositionEmbeddings: 64 });
       for (const b of ["self_attn.o_proj.bias", "mlp.gate_proj.bias", "mlp.up_proj.bias", "mlp.down_proj.bias"])
         expect(m.lm.params.names).toContain(`model.layers.0.${b}`);
+    },
+  },
+  {
+    name: "mistral-swa",
+    check: (m) => {
+      const c = m.config;
+      expect(c.architecture).toBe("MistralForCausalLM");
+      expect([c.qkvBias, c.oBias, c.mlpBias, c.tieWordEmbeddings]).toEqual([false, false, false, false]);
+      expect(c.slidingWindow).toBe(4);
+      expect(c.extra).not.toHaveProperty("sliding_window");
     },
   },
 ];
@@ -152,5 +165,43 @@ describe("inverseFrequencies with llama3 scaling", () => {
       const inv = inverseFrequencies(D, theta, scaling);
       expect(inv[1]! / base[1]!).toBeCloseTo(want, 9);
     }
+  });
+});
+
+describe("Mistral sliding_window (mistral-swa fixture, window 4)", () => {
+  const dir = `${ARCH_DIR}mistral-swa/`;
+  const exp = JSON.parse(readFileSync(`${dir}expected.json`, "utf8"));
+  const masks: number[][] = exp["batch.attention_mask"];
+  const lens = masks.map((r) => r.reduce((a, b) => a + b, 0));
+  const rows = (exp["batch.input_ids"] as number[][]).map((r, i) => r.slice(0, lens[i]));
+  const labels = (exp["batch.labels"] as number[][]).map((r, i) => r.slice(0, lens[i]));
+  const batch = padBatch(rows, { labels, length: rows[0]!.length });
+  let m: PretrainedModel;
+  beforeAll(async () => {
+    m = await loadPretrained(dir, runtime);
+  });
+
+  it("the eval path (CausalLM.lossSum) gives the reference loss; without the window, the full-attention loss", async () => {
+    const { lossSum, count } = await m.lm.lossSum(batch);
+    expect(count).toBe(exp["lm.label_tokens"]);
+    expect(Math.abs(lossSum / count - exp["lm.loss"])).toBeLessThanOrEqual(1e-4 * exp["lm.loss"]);
+    const full = new CausalLM({ ...m.config, slidingWindow: null }, m.lm.params, runtime);
+    const f = await full.lossSum(batch);
+    expect(Math.abs(f.lossSum / f.count - exp["lm.loss_full_attention"])).toBeLessThanOrEqual(1e-4 * exp["lm.loss_full_attention"]);
+    expect(Math.abs(exp["lm.loss"] - exp["lm.loss_full_attention"])).toBeGreaterThan(0.05);
+  });
+
+  it("greedy decoding through the KV cache matches the reference's full forwards, past the window", async () => {
+    expect(exp["greedy.min_top2_margin"]).toBeGreaterThan(1e-3);
+    const prompt: number[] = exp["greedy.prompt_ids"];
+    const want: number[] = exp["greedy.ids"];
+    expect(prompt.length + want.length).toBeGreaterThan(2 * m.config.slidingWindow!);
+    const out = await generate(m.lm, [prompt], { maxNewTokens: want.length, temperature: 0 });
+    expect(out.completions[0]).toEqual(want);
+    // Left-padded next to a longer prompt, the row decodes the same (the window counts positions, not pad slots).
+    const batched = await generate(m.lm, [prompt, [5, 6, 7, 8, 9, ...prompt]], { maxNewTokens: want.length, temperature: 0 });
+    expect(batched.completions[0]).toEqual(want);
+    const single = await generate(m.lm, [[5, 6, 7, 8, 9, ...prompt]], { maxNewTokens: want.length, temperature: 0 });
+    expect(batched.completions[1]).toEqual(single.completions[0]);
   });
 });

@@ -21,6 +21,12 @@ export interface LlamaArch {
   maxPositionEmbeddings: number;
   /** lm_head shares model.embed_tokens.weight (no lm_head.weight tensor). */
   tieWordEmbeddings: boolean;
+  /**
+   * Sliding-window attention (Mistral `sliding_window`, every layer): a query at position p attends only keys at
+   * positions > p - slidingWindow, i.e. itself and the slidingWindow - 1 before it (transformers'
+   * `sliding_window_overlay`). null/absent = full causal attention.
+   */
+  slidingWindow?: number | null;
   /** Biases on q/k/v projections (Qwen2, or Llama attention_bias). */
   qkvBias?: boolean;
   /** Bias on o_proj (Llama attention_bias). */
@@ -72,4 +78,16 @@ export function validateArch(a: LlamaArch, source = "config"): void {
     throw new Error(`${source}: num_attention_heads (${a.numAttentionHeads}) must be a multiple of num_key_value_heads (${a.numKeyValueHeads})`);
   }
   if (a.headDim % 2 !== 0) throw new Error(`${source}: head_dim must be even for rotary embeddings, got ${a.headDim}`);
+  const w = a.slidingWindow;
+  if (w !== undefined && w !== null && !(Number.isSafeInteger(w) && w > 0)) throw new Error(`${source}: sliding_window must be a positive integer or null, got ${String(w)}`);
+}
+
+/**
+ * The attention window the graph must apply: `slidingWindow` when it is set and smaller than
+ * max_position_embeddings, else undefined (positions are < max_position_embeddings, so a wider window never
+ * masks anything and needs no mask ops).
+ */
+export function effectiveSlidingWindow(a: LlamaArch): number | undefined {
+  const w = a.slidingWindow;
+  return w !== undefined && w !== null && w < a.maxPositionEmbeddings ? w : undefined;
 }

@@ -1,6 +1,6 @@
 /**
  * The Llama decoder (HF LlamaForCausalLM) as a graph over the IR: embeddings, RMSNorm, rotary
- * embeddings, grouped-query attention with causal/padding/packing masks, SwiGLU MLP, final norm,
+ * embeddings, grouped-query attention with causal/padding/packing (and Mistral sliding-window) masks, SwiGLU MLP, final norm,
  * LM head. Weights are graph inputs named as in Hugging Face checkpoints (fed zero-copy from a
  * ParamStore). Optional LoRA adapters add inputs named `<module>.lora_A.weight` / `.lora_B.weight`.
  *
@@ -17,7 +17,7 @@ import { attentionMask, groupedAttention, maskBias, mergeHeads, splitHeads } fro
 import { type LoraWeights, linear } from "../nn/linear.js";
 import { rmsNorm } from "../nn/rms-norm.js";
 import { swiglu } from "../nn/mlp.js";
-import { type LlamaArch, layerLinears, llamaParamSpecs, validateArch } from "./llama-arch.js";
+import { type LlamaArch, effectiveSlidingWindow, layerLinears, llamaParamSpecs, validateArch } from "./llama-arch.js";
 
 /** LoRA placement for a graph: which modules get adapters and their rank/scaling. */
 export interface LoraPlacement {
@@ -111,7 +111,8 @@ export class LlamaGraph {
     const { cos, sin } = rotaryTables(positions, a.headDim, a.ropeTheta, a.maxPositionEmbeddings, a.ropeScaling);
     const kPos = past ? concat([past.positions, positions], 1) : positions;
     const kSeg = past ? concat([past.segments, segments], 1) : segments;
-    const bias = maskBias(attentionMask(positions, segments, kPos, kSeg, prefixSegments), a.numKeyValueHeads, a.numAttentionHeads / a.numKeyValueHeads);
+    const mask = attentionMask(positions, segments, kPos, kSeg, prefixSegments, effectiveSlidingWindow(a));
+    const bias = maskBias(mask, a.numKeyValueHeads, a.numAttentionHeads / a.numKeyValueHeads);
     let x = gather(this.w("model.embed_tokens.weight"), inputIds);
     const presentKeys: Value[] = [];
     const presentValues: Value[] = [];

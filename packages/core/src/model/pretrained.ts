@@ -5,7 +5,15 @@
  */
 import { existsSync, mkdirSync, readFileSync, statSync } from "node:fs";
 import { join } from "node:path";
-import { type GenerationConfig, type LlamaConfig, llamaConfigToJson, openModelWeights, readGenerationConfig, readLlamaConfig } from "../io/hf-model-dir.js";
+import {
+  type GenerationConfig,
+  type LlamaConfig,
+  type ModelWeights,
+  llamaConfigToJson,
+  openModelWeights,
+  readGenerationConfig,
+  readLlamaConfig,
+} from "../io/hf-model-dir.js";
 import { writeFileAtomic, writeJsonAtomic } from "../io/atomic.js";
 import { writeSafetensors } from "../io/safetensors.js";
 import { ParamStore } from "../params/param-store.js";
@@ -13,6 +21,7 @@ import { Runtime } from "../runtime/runtime.js";
 import { ByteTokenizer, Tokenizer, type TokenizerLike } from "../tokenizer/tokenizer.js";
 import { llamaParamSpecs } from "./llama-arch.js";
 import { CausalLM } from "./causal-lm.js";
+import { assertFinite, checkTensorNames, checkTokenizerFitsEmbedding } from "./weight-checks.js";
 
 /** Tokenizer-side files copied along with a model (when present in the source directory). */
 export const TOKENIZER_FILES = ["tokenizer.json", "tokenizer_config.json", "special_tokens_map.json", "chat_template.jinja", "generation_config.json"];
@@ -25,23 +34,36 @@ export interface PretrainedModel {
   generationConfig: GenerationConfig;
 }
 
+const LM_HEAD = "lm_head.weight";
+const EMBED = "model.embed_tokens.weight";
+
 /**
- * Reads the parameters of a model directory into a new ParamStore.
- * @throws Error naming the directory and tensor when a parameter is missing or has the wrong shape.
+ * Reads the parameters of a model directory into a new ParamStore, checking that the weights are exactly the
+ * model the config describes: every tensor it implies present with its shape, every tensor of the weights used
+ * (apart from weight-checks' IGNORED_UNUSED_TENSORS, and a tied `lm_head.weight` equal to the embedding, which
+ * transformers ignores too), and every value finite.
+ * @throws Error naming the directory (or file) and the tensors when tensors are missing or unused (saying so when
+ *   config.json's num_hidden_layers disagrees with the weights' layers), a tensor has the wrong shape, a tensor has
+ *   NaN/Inf values, or tie_word_embeddings is true but the weights' lm_head.weight differs from the embedding.
  */
 export function loadWeights(dir: string, config: LlamaConfig): ParamStore {
   const weights = openModelWeights(dir);
   try {
     const specs = llamaParamSpecs(config);
+    const tiedHead = config.tieWordEmbeddings && weights.has(LM_HEAD);
+    const present = [...weights.tensorNames.filter((n) => !(tiedHead && n === LM_HEAD)), ...weights.unindexedTensorNames];
+    checkTensorNames({ source: dir, expected: specs.map((s) => s.name), present, numHiddenLayers: config.numHiddenLayers });
     const params = new ParamStore(specs);
     for (const s of specs) {
-      if (!weights.has(s.name)) throw new Error(`${dir}: model weights have no tensor '${s.name}'`);
       const info = weights.info(s.name);
       if (info.shape.length !== s.shape.length || info.shape.some((d, i) => d !== s.shape[i])) {
         throw new Error(`${dir}: tensor '${s.name}' has shape [${info.shape.join(", ")}], config implies [${s.shape.join(", ")}]`);
       }
-      weights.readFloat32Into(s.name, params.get(s.name));
+      const data = params.get(s.name);
+      weights.readFloat32Into(s.name, data);
+      assertFinite(data, weights.fileOf(s.name).path, s.name);
     }
+    if (tiedHead) checkTiedHead(weights, params.get(EMBED), params.shape(EMBED));
     return params;
   } finally {
     weights.close();
@@ -49,9 +71,30 @@ export function loadWeights(dir: string, config: LlamaConfig): ParamStore {
 }
 
 /**
- * Loads a Hugging Face Llama-family directory: config, weights, tokenizer (if tokenizer.json exists)
- * and generation config.
- * @throws Error naming the file and field for a missing/invalid config, missing weights, or a bad tokenizer.
+ * With tie_word_embeddings the output head is the embedding; a stored lm_head.weight is ignored (as transformers
+ * does) when it equals the embedding, and refused when it does not (the config or the weights are wrong).
+ */
+function checkTiedHead(weights: ModelWeights, embed: Float32Array, embedShape: readonly number[]): void {
+  const file = weights.fileOf(LM_HEAD).path;
+  const shape = weights.info(LM_HEAD).shape;
+  const fix = "set tie_word_embeddings to false in config.json to use it, or remove it from the weights";
+  if (shape.length !== embedShape.length || shape.some((d, i) => d !== embedShape[i])) {
+    throw new Error(`${file}: tie_word_embeddings is true but '${LM_HEAD}' has shape [${shape.join(", ")}], the embedding [${embedShape.join(", ")}]; ${fix}`);
+  }
+  const head = weights.readFloat32(LM_HEAD);
+  assertFinite(head, file, LM_HEAD);
+  for (let i = 0; i < head.length; i++) {
+    if (head[i] !== embed[i]) {
+      throw new Error(`${file}: tie_word_embeddings is true but '${LM_HEAD}' differs from '${EMBED}' (first at index ${i}: ${head[i]} vs ${embed[i]}); ${fix}`);
+    }
+  }
+}
+
+/**
+ * Loads a Hugging Face Llama-family directory: config, weights (checked by {@link loadWeights}), tokenizer (if
+ * tokenizer.json exists) and generation config.
+ * @throws Error naming the file and field for a missing/invalid config, missing, unused, mis-shaped or non-finite
+ *   weights, a bad tokenizer, or a tokenizer with ids beyond the embedding (config.json vocab_size).
  */
 export async function loadPretrained(dir: string, runtime: Runtime = new Runtime()): Promise<PretrainedModel> {
   if (!existsSync(dir)) throw new Error(`model directory ${dir} does not exist`);
@@ -59,6 +102,7 @@ export async function loadPretrained(dir: string, runtime: Runtime = new Runtime
   const config = readLlamaConfig(dir);
   const params = loadWeights(dir, config);
   const tokenizer = existsSync(join(dir, "tokenizer.json")) ? await Tokenizer.fromDir(dir) : null;
+  if (tokenizer) checkTokenizerFitsEmbedding(dir, tokenizer, config.vocabSize);
   return { dir, config, lm: new CausalLM(config, params, runtime), tokenizer, generationConfig: readGenerationConfig(dir) };
 }
 

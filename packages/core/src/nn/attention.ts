@@ -9,8 +9,8 @@
  * through MatMul, so k/v are never copied per query head.
  */
 import type { Value } from "../ir/graph.js";
-import { and, equal, lessOrEqual, not, or } from "../ops/compare.js";
-import { add, mul } from "../ops/binary.js";
+import { and, equal, less, lessOrEqual, not, or } from "../ops/compare.js";
+import { add, mul, sub } from "../ops/binary.js";
 import { matmul } from "../ops/matmul.js";
 import { expand, reshape, transpose, transposeLast2, unsqueeze } from "../ops/shape-ops.js";
 import { where } from "../ops/select.js";
@@ -23,11 +23,13 @@ export const FLOAT32_MIN = -3.4028234663852886e38;
  * Query i sees key j iff pos[j] <= pos[i], seg[j] != 0 and (seg[j] == seg[i] or seg[j] == prefix[i]).
  * With a plain 0/1 attention_mask as segments this is the causal + padding mask; with packed rows
  * (segment ids 1..n) samples do not attend to each other; with `qPrefix` (branched rows, see
- * model/branched.ts) a branch token also sees the segment of its shared prefix.
+ * model/branched.ts) a branch token also sees the segment of its shared prefix. With `slidingWindow` W (Mistral)
+ * it also needs pos[i] - pos[j] < W (transformers' sliding_window_overlay `kv_idx > q_idx - W`, with positions in
+ * place of cache indices: the same for unpadded, right- and left-padded rows, and per sample in packed rows).
  * @param qPos [B, Tq] int64, qSeg [B, Tq] int64, kPos [B, Tk] int64, kSeg [B, Tk] int64,
- *   qPrefix [B, Tq] int64 (0 = none).
+ *   qPrefix [B, Tq] int64 (0 = none), slidingWindow a positive integer (undefined = full causal attention).
  */
-export function attentionMask(qPos: Value, qSeg: Value, kPos: Value, kSeg: Value, qPrefix?: Value): Value {
+export function attentionMask(qPos: Value, qSeg: Value, kPos: Value, kSeg: Value, qPrefix?: Value, slidingWindow?: number): Value {
   const qp = unsqueeze(qPos, [1, 2, 4]);
   const qs = unsqueeze(qSeg, [1, 2, 4]);
   const kp = unsqueeze(kPos, [1, 2, 3]);
@@ -35,7 +37,9 @@ export function attentionMask(qPos: Value, qSeg: Value, kPos: Value, kSeg: Value
   const kValid = not(equal(ks, 0));
   let sameSegment = equal(ks, qs);
   if (qPrefix) sameSegment = or(sameSegment, equal(ks, unsqueeze(qPrefix, [1, 2, 4])));
-  return and(and(lessOrEqual(kp, qp), sameSegment), kValid);
+  let allowed = and(and(lessOrEqual(kp, qp), sameSegment), kValid);
+  if (slidingWindow !== undefined) allowed = and(allowed, less(sub(qp, kp), slidingWindow));
+  return allowed;
 }
 
 /**

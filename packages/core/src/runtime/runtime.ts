@@ -117,7 +117,7 @@ export class Runtime {
 
 const CUDA_HINT =
   "the CUDA execution provider is not installed: reinstall onnxruntime-node with its CUDA binaries " +
-  "(ONNXRUNTIME_NODE_INSTALL=cuda12 npm rebuild onnxruntime-node, CUDA 12 + cuDNN 9 on the library path), or run on the CPU (--device cpu / executionProvider 'cpu')";
+  "(ONNXRUNTIME_NODE_INSTALL=cuda12 npm rebuild onnxruntime-node --ignore-scripts=false, CUDA 12 + cuDNN 9 on the library path), or run on the CPU (--device cpu / executionProvider 'cpu')";
 
 // onnxruntime logs failures itself before throwing them; ortrl reports the thrown error instead.
 // ORTRL_ORT_LOG_LEVEL=verbose|info|warning|error|fatal restores its own logging.

@@ -229,6 +229,8 @@ export class Tokenizer implements TokenizerLike {
   readonly padTokenId: number | null;
   readonly unkTokenId: number | null;
   readonly vocabSize: number;
+  /** The largest id, added tokens included (vocabSize - 1 when the ids have no gaps); -1 for an empty vocabulary. */
+  readonly maxTokenId: number;
   readonly chatTemplate: string | null;
   readonly modelMaxLength: number;
   readonly addBosToken: boolean;
@@ -256,7 +258,11 @@ export class Tokenizer implements TokenizerLike {
     this.eosTokenId = this.eosToken === null ? null : this.tokenToId(this.eosToken);
     this.padTokenId = this.padToken === null ? null : this.tokenToId(this.padToken);
     this.unkTokenId = this.unkToken === null ? null : this.tokenToId(this.unkToken);
-    this.vocabSize = hf.get_vocab(true).size;
+    const vocab = hf.get_vocab(true);
+    this.vocabSize = vocab.size;
+    let maxId = -1;
+    for (const id of vocab.values()) if (id > maxId) maxId = id;
+    this.maxTokenId = maxId;
     this.chatTemplate = opts.chatTemplate ?? pickChatTemplate(config.chat_template, cfgName);
     const mml = config.model_max_length;
     this.modelMaxLength = typeof mml === "number" && mml < NO_LIMIT ? mml : Number.POSITIVE_INFINITY;

@@ -36,6 +36,7 @@ describe("defaults", () => {
       seed: 42,
       resumeFromCheckpoint: null,
       shuffle: true,
+      acceptChangedArgs: false,
     });
   });
   it("given values win; undefined values do not erase defaults", () => {

@@ -6,9 +6,11 @@
  * crash never leaves a half checkpoint; rotation (saveTotalLimit) deletes the oldest only after the
  * new one is complete.
  */
-import { existsSync, readFileSync, readdirSync, rmSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, readdirSync, renameSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { writeDirAtomic, writeJsonAtomic } from "../io/atomic.js";
+import { FileSystemError, withFsContext } from "../io/fs-errors.js";
+import type { RunFingerprint } from "./run-fingerprint.js";
 import { SafetensorsFile, writeSafetensors } from "../io/safetensors.js";
 import type { Optimizer } from "../optim/optimizer.js";
 import type { Policy } from "./seams.js";
@@ -25,6 +27,8 @@ export interface TrainerState {
   num_input_tokens_seen: number;
   seed: number;
   log_history: Record<string, number>[];
+  /** What a resuming run must agree with (absent in checkpoints of older versions). */
+  ortrl_fingerprint?: RunFingerprint;
 }
 
 export const TRAINER_STATE_FILE = "trainer_state.json";
@@ -43,9 +47,44 @@ export async function saveCheckpoint(outputDir: string, policy: Policy, optimize
   });
   if (saveTotalLimit !== null) {
     const all = listCheckpoints(outputDir);
-    for (const c of all.slice(0, Math.max(0, all.length - saveTotalLimit))) rmSync(c.path, { recursive: true, force: true });
+    // Renamed first, so that a deletion cut short leaves a `.del-<pid>` leftover, never a half checkpoint under its own name.
+    for (const c of all.slice(0, Math.max(0, all.length - saveTotalLimit))) {
+      const doomed = `${c.path}.del-${process.pid}`;
+      renameSync(c.path, doomed);
+      rmSync(doomed, { recursive: true, force: true });
+    }
   }
   return dir;
+}
+
+/** Files that make a model directory usable; written last, so a directory without them is visibly incomplete. */
+const CONFIG_FILES = new Set(["config.json", "adapter_config.json"]);
+
+/**
+ * Writes the final model into `outputDir` as safely as a directory that holds other things can be:
+ * the whole model is first written into `outputDir/final-model.tmp-<pid>/` (fsynced), then each file
+ * is renamed into place, config.json / adapter_config.json last. A failure while writing leaves the
+ * earlier files of `outputDir` untouched (the temporary directory is removed, or cleaned at the next
+ * start if the process died).
+ * @throws FileSystemError naming the file that could not be written.
+ */
+export async function saveFinalModel(outputDir: string, policy: Policy): Promise<void> {
+  const stage = join(outputDir, `final-model.tmp-${process.pid}`);
+  rmSync(stage, { recursive: true, force: true });
+  withFsContext("create directory", stage, () => mkdirSync(stage, { recursive: true }));
+  try {
+    try {
+      await policy.save(stage);
+    } catch (e) {
+      // Name the file the user will look for, not the temporary one.
+      if (e instanceof FileSystemError && e.path.startsWith(stage)) throw new FileSystemError(e.action, join(outputDir, e.path.slice(stage.length + 1)), e.code, e.cause);
+      throw e;
+    }
+    const files = readdirSync(stage).sort((a, b) => Number(CONFIG_FILES.has(a)) - Number(CONFIG_FILES.has(b)));
+    for (const f of files) withFsContext("write", join(outputDir, f), () => renameSync(join(stage, f), join(outputDir, f)));
+  } finally {
+    rmSync(stage, { recursive: true, force: true });
+  }
 }
 
 /** Complete checkpoints of an output directory, oldest first. */

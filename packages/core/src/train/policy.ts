@@ -8,6 +8,7 @@ import { existsSync } from "node:fs";
 import { join, resolve } from "node:path";
 import type { LlamaConfig } from "../io/hf-model-dir.js";
 import { openModelWeights } from "../io/hf-model-dir.js";
+import { assertFinite } from "../model/weight-checks.js";
 import { createLoraAdapter, type LoraAdapter } from "../lora/adapter.js";
 import { type LoraConfig, resolveLoraConfig } from "../lora/lora-config.js";
 import { loadPeftAdapter, readPeftConfig, savePeftAdapter } from "../lora/peft-io.js";
@@ -123,7 +124,10 @@ export class CausalLmPolicy implements Policy {
     }
     const w = openModelWeights(dir);
     try {
-      for (const n of this.lm.params.names) w.readFloat32Into(n, this.lm.params.get(n));
+      for (const n of this.lm.params.names) {
+        w.readFloat32Into(n, this.lm.params.get(n));
+        assertFinite(this.lm.params.get(n), join(dir, "model.safetensors"), n);
+      }
     } finally {
       w.close();
     }

@@ -12,6 +12,7 @@
  */
 import { createHash } from "node:crypto";
 import { existsSync, mkdirSync } from "node:fs";
+import { withFsContext } from "../io/fs-errors.js";
 import { dirname } from "node:path";
 import { CausalLM } from "../model/causal-lm.js";
 import { type BranchedRow, type ScoreBatch, collateBranched } from "../model/branched.js";
@@ -192,7 +193,7 @@ export class PrecomputedReference implements ReferenceModel {
       index.push([k, off, v.length]);
       off += v.length;
     }
-    mkdirSync(dirname(this.file), { recursive: true });
+    withFsContext("create directory", dirname(this.file), () => mkdirSync(dirname(this.file), { recursive: true }));
     // writeSafetensors writes a temporary sibling and renames it into place.
     writeSafetensors(this.file, { logps: { dtype: "F32", shape: [total], data: all } }, { format: FORMAT, fingerprint: this.fingerprint, index: JSON.stringify(index) });
   }

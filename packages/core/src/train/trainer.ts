@@ -15,8 +15,15 @@
  * `step_end.learningRate` is the rate step k applied.
  */
 import { existsSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { basename, join } from "node:path";
 import { inject, injectable, optional } from "inversify";
-import { listCheckpoints, readCheckpoint, saveCheckpoint, type TrainerState } from "./checkpoint.js";
+import { listCheckpoints, readCheckpoint, saveCheckpoint, saveFinalModel, type TrainerState } from "./checkpoint.js";
+import { outputSizes, warnIfLowDisk } from "./disk-space.js";
+import { removeStaleTemporaries } from "../io/atomic.js";
+import { describeErrno } from "../io/fs-errors.js";
+import { modelFingerprint } from "./reference.js";
+import { type RunFingerprint, assertSameRun, dataFingerprint, fingerprintArgs, trainableFingerprint } from "./run-fingerprint.js";
 import type { TrainingArguments } from "./args.js";
 import { epochOrder } from "./examples.js";
 import { Optimizer } from "../optim/optimizer.js";
@@ -88,6 +95,8 @@ interface RunState {
   order: { epoch: number; indices: number[] };
   /** The last preparation's rows and metrics, and the step it was made for (reused stepsPerPreparation times). */
   prepared: { step: number; rows: PreparedStep<unknown> } | null;
+  /** What a checkpoint of this run records so that resuming it can be checked. */
+  fingerprint: RunFingerprint;
 }
 
 @injectable()
@@ -133,11 +142,29 @@ export class DefaultTrainer<E = unknown, R = E> implements Trainer {
     return this.finish(run, stopped);
   }
 
-  /** Objective setup (before any weight is restored), resume from a checkpoint, train_begin. */
+  /**
+   * Cleans an interrupted run's temporaries, warns when the disk looks too small, objective setup
+   * (before any weight is restored), resume from a checkpoint (checked against this run's
+   * fingerprint), train_begin.
+   */
   private async begin(signal?: AbortSignal): Promise<RunState> {
     const { args, policy, optimizer, plan } = this;
     const examples = this.train.examples;
     if (examples.length === 0) throw new Error("training dataset is empty");
+    const cleaned = removeStaleTemporaries(args.outputDir);
+    if (cleaned.length) process.emitWarning(`left over by an interrupted run: ${cleaned.join("; ")}`, { code: "ORTRL_STALE_TEMPORARY" });
+    const trainableParams = policy.trainable.names.reduce((n, k) => n + policy.trainable.get(k).length, 0);
+    warnIfLowDisk(args.outputDir, outputSizes(trainableParams, args.optim === "sgd" ? (args.sgdMomentum > 0 ? 1 : 0) : 2));
+    const trainable = trainableFingerprint(policy.trainable);
+    const fingerprint: RunFingerprint = {
+      version: 1,
+      model: modelFingerprint(policy.lm),
+      trainable: trainable.hash,
+      trainable_summary: trainable.summary,
+      data: dataFingerprint(examples),
+      num_examples: examples.length,
+      args: fingerprintArgs(args),
+    };
     await this.objective.setup?.({ args, resuming: args.resumeFromCheckpoint !== null, train: examples, eval: this.evalData?.examples ?? [], signal });
     const run: RunState = {
       step: 0,
@@ -150,20 +177,9 @@ export class DefaultTrainer<E = unknown, R = E> implements Trainer {
       window: { loss: 0, steps: 0, tokens: 0, t: performance.now(), metrics: new MetricWindow() },
       order: { epoch: -1, indices: [] },
       prepared: null,
+      fingerprint,
     };
-    if (args.resumeFromCheckpoint) {
-      if (!existsSync(args.resumeFromCheckpoint)) throw new Error(`checkpoint ${args.resumeFromCheckpoint} does not exist`);
-      const ck = readCheckpoint(args.resumeFromCheckpoint);
-      if (ck.state.global_step >= plan.maxSteps) {
-        throw new Error(`checkpoint ${args.resumeFromCheckpoint} is at step ${ck.state.global_step}, already at or past max_steps ${plan.maxSteps}; raise maxSteps (--max-steps) to train further`);
-      }
-      policy.restore(args.resumeFromCheckpoint);
-      optimizer.loadStateDict(ck.optimizer);
-      run.step = ck.state.global_step;
-      run.tokensSeen = ck.state.num_input_tokens_seen;
-      run.logHistory = ck.state.log_history;
-    }
-    const trainableParams = policy.trainable.names.reduce((n, k) => n + policy.trainable.get(k).length, 0);
+    if (args.resumeFromCheckpoint) this.resume(run, args.resumeFromCheckpoint);
     this.events.emit({
       type: "train_begin",
       maxSteps: plan.maxSteps,
@@ -174,6 +190,33 @@ export class DefaultTrainer<E = unknown, R = E> implements Trainer {
       startStep: run.step,
     });
     return run;
+  }
+
+  /**
+   * Restores weights, optimizer state and counters from a checkpoint of this run. A checkpoint at
+   * max_steps (a run whose final save failed) leaves nothing to train: `finish` writes the final model.
+   * @throws Error for a missing or malformed checkpoint, one past max_steps, or one of another run
+   *   (model, trainable tensors, data or arguments differ; see {@link assertSameRun}).
+   */
+  private resume(run: RunState, dir: string): void {
+    const { args, plan } = this;
+    if (!existsSync(dir)) throw new Error(`checkpoint ${dir} does not exist`);
+    const ck = readCheckpoint(dir);
+    if (ck.state.global_step > plan.maxSteps) {
+      throw new Error(`checkpoint ${dir} is at step ${ck.state.global_step}, past max_steps ${plan.maxSteps}; raise maxSteps (--max-steps) to train further`);
+    }
+    this.policy.restore(dir);
+    const changed = assertSameRun(dir, ck.state.ortrl_fingerprint, run.fingerprint, args.acceptChangedArgs);
+    if (changed.length) process.emitWarning(`resuming ${dir} with changed arguments: ${changed.map((d) => d.what).join("; ")}`, { code: "ORTRL_RESUME_CHANGED" });
+    this.optimizer.loadStateDict(ck.optimizer);
+    run.step = ck.state.global_step;
+    run.tokensSeen = ck.state.num_input_tokens_seen;
+    run.logHistory = ck.state.log_history;
+    if (run.step === plan.maxSteps) {
+      process.emitWarning(`checkpoint ${dir} is at max_steps ${plan.maxSteps}: nothing left to train, writing the final model`, { code: "ORTRL_RESUME_AT_END" });
+      const lastEval = [...run.logHistory].reverse().find((h) => h.step === run.step && h.eval_loss !== undefined);
+      if (lastEval) run.evalMetrics = Object.fromEntries(Object.entries(lastEval).filter(([k]) => k !== "step" && k !== "epoch"));
+    }
   }
 
   /**
@@ -326,8 +369,7 @@ export class DefaultTrainer<E = unknown, R = E> implements Trainer {
       const ckpt = listCheckpoints(this.args.outputDir).at(-1);
       if (run.step > 0 && ckpt?.step !== run.step) await this.checkpoint(run, run.step / this.plan.stepsPerEpoch);
     } else {
-      await this.policy.save(this.args.outputDir);
-      this.events.emit({ type: "save", step: run.step, path: this.args.outputDir, final: true });
+      await this.saveFinal(run);
     }
     const runtime = (performance.now() - run.t0) / 1000;
     const trainLoss = run.runSteps ? run.runLossSum / run.runSteps : NaN;
@@ -337,6 +379,47 @@ export class DefaultTrainer<E = unknown, R = E> implements Trainer {
       metrics: { train_runtime: runtime, train_loss: trainLoss, train_steps_per_second: run.runSteps / runtime, num_tokens: run.tokensSeen },
     });
     return { globalStep: run.step, trainLoss, logHistory: run.logHistory, evalMetrics: run.evalMetrics, stopped };
+  }
+
+  /**
+   * Writes the final model ({@link saveFinalModel}). When that fails, the trained state is kept as a
+   * checkpoint of the last step, in outputDir or else in the OS temporary directory, so that
+   * `resumeFromCheckpoint` can write the final model later.
+   * @throws Error naming what could not be written and where the trained state is.
+   */
+  private async saveFinal(run: RunState): Promise<void> {
+    const { outputDir } = this.args;
+    try {
+      await saveFinalModel(outputDir, this.policy);
+    } catch (e) {
+      const msg = e instanceof Error ? e.message : String(e);
+      const kept = await this.keepTrainedState(run);
+      throw this.fail(
+        run.step,
+        new Error(
+          kept
+            ? `${msg}; the trained state of step ${run.step} is in ${kept}: once the problem is fixed, --resume-from-checkpoint ${kept} writes the final model`
+            : `${msg}; no checkpoint of step ${run.step} could be written either, so the steps since the last checkpoint are lost`,
+          { cause: e },
+        ),
+      );
+    }
+    this.events.emit({ type: "save", step: run.step, path: outputDir, final: true });
+  }
+
+  /** A checkpoint of the last step: the existing one, a new one in outputDir, or one in the OS temporary directory; null when none could be written. */
+  private async keepTrainedState(run: RunState): Promise<string | null> {
+    const epoch = run.step / this.plan.stepsPerEpoch;
+    const last = listCheckpoints(this.args.outputDir).at(-1);
+    if (last?.step === run.step) return last.path;
+    for (const dir of [this.args.outputDir, join(tmpdir(), `ortrl-rescue-${basename(this.args.outputDir)}-${process.pid}`)]) {
+      try {
+        return await saveCheckpoint(dir, this.policy, this.optimizer, this.state(run, epoch), null);
+      } catch (e) {
+        process.emitWarning(`could not write a checkpoint into ${dir}: ${describeErrno(e)}`, { code: "ORTRL_SAVE_FAILED" });
+      }
+    }
+    return null;
   }
 
   private state(run: RunState, epoch: number): TrainerState {
@@ -353,6 +436,7 @@ export class DefaultTrainer<E = unknown, R = E> implements Trainer {
       num_input_tokens_seen: run.tokensSeen,
       seed: args.seed,
       log_history: run.logHistory,
+      ortrl_fingerprint: run.fingerprint,
     };
   }
 

@@ -1,0 +1,167 @@
+/**
+ * Reliability of `ortrl train` outputs through the built binary: nothing a user has is destroyed
+ * (--overwrite-output-dir moves an earlier run aside until the new one completes; an output dir that is
+ * or contains the input model is refused), resume checks that the checkpoint belongs to this run and
+ * can finish a run whose final save failed, interrupted runs' temporaries are cleaned, SIGTERM saves a
+ * checkpoint and exits 143, and a full disk (injected ENOSPC) leaves earlier checkpoints intact with an
+ * error naming the path.
+ */
+import { spawn } from "node:child_process";
+import { createHash } from "node:crypto";
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { beforeAll, describe, expect, it } from "vitest";
+import { type CliResult, REPO_ROOT, SHARED, expectFailure, expectOk, ortrl } from "./helpers/cli.js";
+
+const MODEL = join(SHARED, "models/stories260K-hf");
+const FAIL_WRITES = join(REPO_ROOT, "test/helpers/fail-writes.mjs");
+let tmp = "";
+let data = "";
+let otherData = "";
+const small = (d = data) => ["--model", MODEL, "--data", d, "--max-seq-length", "64", "--per-device-train-batch-size", "4", "--learning-rate", "1e-3", "--logging-steps", "1"];
+const train = (args: string[], env?: Record<string, string>): CliResult => ortrl(["train", "cpt", ...args], { timeoutMs: 60_000, env });
+const sha = (path: string) => createHash("sha256").update(readFileSync(path)).digest("hex");
+const lastJson = (stdout: string) => JSON.parse(stdout.trim().split("\n").at(-1)!);
+/** Writes that fail as on a full disk, for paths matching `pattern`. */
+const diskFull = (pattern: string) => ({ NODE_OPTIONS: `--import ${FAIL_WRITES}`, ORTRL_FAIL_WRITES: pattern });
+
+beforeAll(() => {
+  tmp = mkdtempSync(join(tmpdir(), "ortrl-reliability-"));
+  const text = readFileSync(join(SHARED, "data/tinyshakespeare/input.txt"), "utf8");
+  data = join(tmp, "train.txt");
+  writeFileSync(data, text.slice(0, 20_000));
+  otherData = join(tmp, "other.txt");
+  writeFileSync(otherData, text.slice(20_000, 40_000));
+});
+
+describe("outputs: nothing is destroyed before its replacement is complete", () => {
+  it("--overwrite-output-dir keeps the earlier run until the new one completes, and a failing new run leaves it intact", () => {
+    const out = join(tmp, "overwrite");
+    expectOk(train([...small(), "--output-dir", out, "--max-steps", "2", "--save-steps", "2"]));
+    const model = sha(join(out, "model.safetensors"));
+    const ckModel = sha(join(out, "checkpoint-2", "model.safetensors"));
+
+    // A new run that diverges at step 2: the earlier run is moved aside, not deleted.
+    const cfg = join(tmp, "diverge.yaml");
+    writeFileSync(cfg, "optim: sgd\nmax_grad_norm: 0\nlr_scheduler_type: constant\n");
+    const r = train(["--config", cfg, ...small(), "--learning-rate", "1e30", "--output-dir", out, "--max-steps", "4", "--save-steps", "10", "--overwrite-output-dir"]);
+    expectFailure(r, /training stopped at step 2/);
+    expect(r.stderr).toMatch(/warning: --overwrite-output-dir: the earlier run .* was moved to .*ortrl-previous-run-1; it is deleted when this run completes/);
+    const aside = join(out, "ortrl-previous-run-1");
+    expect(sha(join(aside, "model.safetensors"))).toBe(model);
+    expect(sha(join(aside, "checkpoint-2", "model.safetensors"))).toBe(ckModel);
+
+    // A completed replacement removes what was moved aside.
+    expectOk(train([...small(), "--output-dir", out, "--max-steps", "2", "--save-steps", "2", "--overwrite-output-dir"]));
+    expect(readdirSync(out).filter((f) => f.startsWith("ortrl-previous-run"))).toEqual([]);
+    expect(existsSync(join(out, "model.safetensors"))).toBe(true);
+  });
+
+  it("refuses an output dir that is, or contains, the input model", () => {
+    const copy = join(tmp, "model-copy");
+    cpSync(MODEL, copy, { recursive: true });
+    const before = sha(join(copy, "model.safetensors"));
+    const flags = ["--data", data, "--max-seq-length", "64", "--max-steps", "1"];
+    expectFailure(train(["--model", copy, ...flags, "--output-dir", copy, "--overwrite-output-dir"]), /--output-dir .*model-copy is the input of --model/);
+    expectFailure(train(["--model", copy, ...flags, "--output-dir", tmp]), /--output-dir .* contains the input of --model/);
+    expect(sha(join(copy, "model.safetensors"))).toBe(before);
+    expect(train(["--model", copy, ...flags, "--output-dir", copy]).status).toBe(2);
+  });
+
+  it("removes an interrupted run's temporaries at start and restores a checkpoint caught between two renames", () => {
+    const out = join(tmp, "stale");
+    expectOk(train([...small(), "--output-dir", out, "--max-steps", "2", "--save-steps", "1", "--save-total-limit", "5"]));
+    // What kill -9 leaves: a half-written checkpoint, a half-written file, and a complete checkpoint
+    // renamed to .old-PID before its replacement was renamed in. PID 2^22+1 is above Linux's pid_max.
+    const dead = 4194305;
+    mkdirSync(join(out, `checkpoint-3.tmp-${dead}`));
+    writeFileSync(join(out, `checkpoint-3.tmp-${dead}`, "model.safetensors"), "partial");
+    writeFileSync(join(out, `metrics.jsonl.tmp-${dead}`), "partial");
+    cpSync(join(out, "checkpoint-2"), join(out, `checkpoint-2.old-${dead}`), { recursive: true });
+    rmSync(join(out, "checkpoint-2"), { recursive: true });
+    const r = train([...small(), "--output-dir", out, "--max-steps", "4", "--save-steps", "1", "--save-total-limit", "5", "--resume-from-checkpoint", join(out, "checkpoint-1"), "--accept-changed-args"]);
+    expectOk(r);
+    expect(r.stderr).toMatch(/warning: left over by an interrupted run: .*removed .*checkpoint-3\.tmp-4194305/);
+    expect(r.stderr).toMatch(/warning: left over by an interrupted run: .*restored .*checkpoint-2 from checkpoint-2\.old-4194305/);
+    expect(readdirSync(out).filter((f) => /\.(tmp|old)-/.test(f))).toEqual([]);
+    expect(existsSync(join(out, "checkpoint-2", "trainer_state.json"))).toBe(true);
+  });
+});
+
+describe("resume: a checkpoint must belong to this run", () => {
+  let out = "";
+  const common = () => [...small(), "--output-dir", out, "--save-steps", "2"];
+  beforeAll(() => {
+    out = join(tmp, "fingerprint");
+    expectOk(train([...common(), "--max-steps", "2"]));
+  });
+  const resume = (extra: string[], d = data) => train([...small(d), "--output-dir", out, "--save-steps", "2", "--max-steps", "4", "--resume-from-checkpoint", join(out, "checkpoint-2"), ...extra]);
+
+  it("refuses other data or other math, listing every difference", () => {
+    expectFailure(resume([], otherData), /checkpoint-2 was written by a different run: the training data differ/);
+    expectFailure(resume(["--learning-rate", "2e-3", "--seed", "7"]), /different run: learning_rate 0\.001 -> 0\.002; max_steps 2 -> 4; seed 42 -> 7\. Resume with the checkpoint's/);
+  });
+
+  it("refuses changed cadence or run length unless --accept-changed-args, then resumes", () => {
+    expectFailure(resume(["--logging-steps", "2"]), /different run: logging_steps 1 -> 2; max_steps 2 -> 4\. These only change .* pass --accept-changed-args/);
+    const r = resume(["--logging-steps", "2", "--accept-changed-args"]);
+    expectOk(r);
+    expect(r.stderr).toMatch(/warning: resuming .*checkpoint-2 with changed arguments: logging_steps 1 -> 2; max_steps 2 -> 4/);
+    expect(lastJson(r.stdout).global_step).toBe(4);
+  });
+});
+
+describe("faults", () => {
+  it("a full disk while writing a checkpoint leaves the earlier checkpoint intact and names the path", () => {
+    const out = join(tmp, "enospc");
+    const r = train([...small(), "--output-dir", out, "--max-steps", "4", "--save-steps", "2", "--save-total-limit", "1"], diskFull("checkpoint-4"));
+    expectFailure(r, /cannot write .*checkpoint-4.*: no space left on device \(ENOSPC\)/);
+    expect(existsSync(join(out, "checkpoint-2", "trainer_state.json"))).toBe(true);
+    expect(readdirSync(out).filter((f) => /\.(tmp|old)-/.test(f))).toEqual([]);
+  });
+
+  it("a failed final save keeps the trained state as a checkpoint that --resume-from-checkpoint finishes", () => {
+    const out = join(tmp, "final-save");
+    // --save-steps 0: no checkpoint before the end; the final model.safetensors cannot be written.
+    const r = train([...small(), "--output-dir", out, "--max-steps", "3", "--save-steps", "0"], diskFull("final-model\\.tmp"));
+    expectFailure(r, /cannot write .*final-save\/config\.json: no space left on device \(ENOSPC\); the trained state of step 3 is in .*checkpoint-3: once the problem is fixed, --resume-from-checkpoint .* writes the final model/);
+    expect(existsSync(join(out, "model.safetensors"))).toBe(false);
+    const ck = join(out, "checkpoint-3");
+    const fin = train([...small(), "--output-dir", out, "--max-steps", "3", "--save-steps", "0", "--resume-from-checkpoint", ck]);
+    expectOk(fin);
+    expect(fin.stderr).toMatch(/nothing left to train, writing the final model/);
+    expect(sha(join(out, "model.safetensors"))).toBe(sha(join(ck, "model.safetensors")));
+  });
+
+  it("metrics.jsonl that cannot be written stops the run with one line naming it", () => {
+    const out = join(tmp, "metrics-full");
+    const r = train([...small(), "--output-dir", out, "--max-steps", "4", "--save-steps", "0"], diskFull("metrics\\.jsonl$"));
+    expectFailure(r, /cannot write .*metrics\.jsonl: no space left on device \(ENOSPC\); training stopped after step 1 \(checkpoint .*checkpoint-1\)/);
+    expect(r.status).toBe(1);
+  });
+
+  it("SIGTERM stops after the current step with a checkpoint and exits 143", async () => {
+    const out = join(tmp, "sigterm");
+    const child = spawn(process.execPath, [join(REPO_ROOT, "packages/cli/bin/ortrl.js"), "train", "cpt", ...small(), "--max-seq-length", "256", "--output-dir", out, "--max-steps", "100000", "--save-steps", "0"], { cwd: REPO_ROOT });
+    let stdout = "";
+    let stderr = "";
+    child.stdout.on("data", (d) => (stdout += d));
+    child.stderr.on("data", (d) => (stderr += d));
+    await new Promise<void>((resolve) => {
+      const t = setInterval(() => {
+        if (existsSync(join(out, "metrics.jsonl")) && readFileSync(join(out, "metrics.jsonl"), "utf8").split("\n").length > 3) {
+          clearInterval(t);
+          child.kill("SIGTERM");
+          resolve();
+        }
+      }, 100);
+    });
+    const code = await new Promise<number | null>((resolve) => child.on("close", resolve));
+    expect(code, stderr).toBe(143);
+    const step = lastJson(stdout).global_step as number;
+    expect(stderr).toMatch(/SIGTERM: stopping after the current step/);
+    expect(existsSync(join(out, `checkpoint-${step}`, "trainer_state.json"))).toBe(true);
+    expect(readdirSync(out).filter((f) => /\.(tmp|old)-/.test(f))).toEqual([]);
+  });
+});
