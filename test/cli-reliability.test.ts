@@ -6,13 +6,12 @@
  * checkpoint and exits 143, and a full disk (injected ENOSPC) leaves earlier checkpoints intact with an
  * error naming the path.
  */
-import { spawn } from "node:child_process";
 import { createHash } from "node:crypto";
 import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
-import { type CliResult, REPO_ROOT, SHARED, expectFailure, expectOk, ortrl } from "./helpers/cli.js";
+import { type CliResult, REPO_ROOT, SHARED, expectFailure, expectOk, interruptWhenLogged, ortrl } from "./helpers/cli.js";
 
 const MODEL = join(SHARED, "models/stories260K-hf");
 const FAIL_WRITES = join(REPO_ROOT, "test/helpers/fail-writes.mjs");
@@ -143,21 +142,8 @@ describe("faults", () => {
 
   it("SIGTERM stops after the current step with a checkpoint and exits 143", async () => {
     const out = join(tmp, "sigterm");
-    const child = spawn(process.execPath, [join(REPO_ROOT, "packages/cli/bin/ortrl.js"), "train", "cpt", ...small(), "--max-seq-length", "256", "--output-dir", out, "--max-steps", "100000", "--save-steps", "0"], { cwd: REPO_ROOT });
-    let stdout = "";
-    let stderr = "";
-    child.stdout.on("data", (d) => (stdout += d));
-    child.stderr.on("data", (d) => (stderr += d));
-    await new Promise<void>((resolve) => {
-      const t = setInterval(() => {
-        if (existsSync(join(out, "metrics.jsonl")) && readFileSync(join(out, "metrics.jsonl"), "utf8").split("\n").length > 3) {
-          clearInterval(t);
-          child.kill("SIGTERM");
-          resolve();
-        }
-      }, 100);
-    });
-    const code = await new Promise<number | null>((resolve) => child.on("close", resolve));
+    const args = ["train", "cpt", ...small(), "--max-seq-length", "256", "--output-dir", out, "--max-steps", "100000", "--save-steps", "0"];
+    const { code, stdout, stderr } = await interruptWhenLogged(args, join(out, "metrics.jsonl"), "SIGTERM");
     expect(code, stderr).toBe(143);
     const step = lastJson(stdout).global_step as number;
     expect(stderr).toMatch(/SIGTERM: stopping after the current step/);

@@ -9,8 +9,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
 import { SafetensorsFile } from "@ortrl/core";
-import { type CliResult, REPO_ROOT, SHARED, ortrl } from "./helpers/cli.js";
-import { expectFailure, expectOk } from "./helpers/cli.js";
+import { type CliResult, SHARED, ortrl } from "./helpers/cli.js";
+import { expectFailure, expectOk, interruptWhenLogged } from "./helpers/cli.js";
 
 const MODEL = join(SHARED, "models/stories260K-hf");
 const SHAKESPEARE = join(SHARED, "data/tinyshakespeare/input.txt");
@@ -222,25 +222,9 @@ describe("ortrl train cpt: divergence", () => {
 
 describe("ortrl train cpt: defaults and interruption", () => {
   it("caps the default max_seq_length (1024) at the model's context (512) and stops on SIGINT with a checkpoint", async () => {
-    const { spawn } = await import("node:child_process");
     const out = join(mkdtempSync(join(tmpdir(), "ortrl-sigint-")), "run");
-    const bin = join(REPO_ROOT, "packages/cli/bin/ortrl.js");
-    const child = spawn(process.execPath, [bin, "train", "cpt", "--model", MODEL, "--data", join(SHARED, "data/tinyshakespeare/input.txt"), "--output-dir", out, "--max-steps", "1000", "--per-device-train-batch-size", "1", "--logging-steps", "1"], { cwd: REPO_ROOT });
-    let stdout = "";
-    let stderr = "";
-    child.stdout.on("data", (d) => (stdout += d));
-    child.stderr.on("data", (d) => (stderr += d));
-    // Interrupt once a few steps are logged (metrics.jsonl grows).
-    await new Promise<void>((resolve) => {
-      const t = setInterval(() => {
-        if (existsSync(join(out, "metrics.jsonl")) && readFileSync(join(out, "metrics.jsonl"), "utf8").split("\n").length > 3) {
-          clearInterval(t);
-          child.kill("SIGINT");
-          resolve();
-        }
-      }, 200);
-    });
-    const code = await new Promise<number | null>((resolve) => child.on("close", resolve));
+    const args = ["train", "cpt", "--model", MODEL, "--data", join(SHARED, "data/tinyshakespeare/input.txt"), "--output-dir", out, "--max-steps", "1000", "--per-device-train-batch-size", "1", "--logging-steps", "1"];
+    const { code, stdout, stderr } = await interruptWhenLogged(args, join(out, "metrics.jsonl"), "SIGINT");
     expect(code).toBe(130);
     const result = JSON.parse(stdout.trim().split("\n").at(-1)!);
     expect(result.interrupted).toBe(true);

@@ -37,3 +37,26 @@ export function expectFailure(r: CliResult, pattern: RegExp): void {
   expect(err[0]).toMatch(/^ortrl: error: /);
   expect(err[0]).toMatch(pattern);
 }
+
+/**
+ * Starts `ortrl ARGS`, sends `signal` once `watch` (e.g. OUT/metrics.jsonl) has more than `lines` lines
+ * (training is under way), and resolves with the exit code and output.
+ */
+export async function interruptWhenLogged(args: string[], watch: string, signal: NodeJS.Signals, lines = 3): Promise<{ code: number | null } & Omit<CliResult, "status">> {
+  const { spawn } = await import("node:child_process");
+  const { existsSync, readFileSync } = await import("node:fs");
+  const child = spawn(process.execPath, [BIN, ...args], { cwd: REPO_ROOT });
+  let stdout = "";
+  let stderr = "";
+  child.stdout.on("data", (d) => (stdout += d));
+  child.stderr.on("data", (d) => (stderr += d));
+  const poll = setInterval(() => {
+    if (existsSync(watch) && readFileSync(watch, "utf8").split("\n").length > lines) {
+      clearInterval(poll);
+      child.kill(signal);
+    }
+  }, 100);
+  const code = await new Promise<number | null>((resolve) => child.on("close", resolve));
+  clearInterval(poll);
+  return { code, stdout, stderr };
+}

@@ -16,6 +16,7 @@ import {
 } from "./hf-model-dir.js";
 import { readSafetensors, writeSafetensors, type SafetensorsTensor } from "./safetensors.js";
 import { llamaParamSpecs, type LlamaArch } from "../model/llama-arch.js";
+import { errorOf } from "../testing/edits.js";
 
 const SHARED = SHARED_DIR;
 const TINY = path.join(SHARED, "fixtures/tiny-llama/model");
@@ -26,15 +27,6 @@ beforeAll(() => {
   tmp = fs.mkdtempSync(path.join(os.tmpdir(), "ortrl-hfdir-"));
 });
 afterAll(() => fs.rmSync(tmp, { recursive: true, force: true }));
-
-function errorOf(fn: () => unknown): string {
-  try {
-    fn();
-  } catch (e) {
-    return (e as Error).message;
-  }
-  throw new Error("expected an error");
-}
 
 const BASE = {
   architectures: ["LlamaForCausalLM"],

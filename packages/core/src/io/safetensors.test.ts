@@ -8,6 +8,7 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { errorOf } from "../testing/edits.js";
 import {
   bf16ToFloat32,
   f16ToFloat32,
@@ -36,15 +37,6 @@ function craft(name: string, header: object | string, dataBytes: number, lengthO
   const p = path.join(tmp, name);
   fs.writeFileSync(p, Buffer.concat([len, json, Buffer.alloc(dataBytes)]));
   return p;
-}
-
-function errorOf(fn: () => unknown): string {
-  try {
-    fn();
-  } catch (e) {
-    return (e as Error).message;
-  }
-  throw new Error("expected an error");
 }
 
 const bits16 = (xs: number[]) => new Uint16Array(xs);

@@ -8,7 +8,8 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { readSafetensors, writeSafetensors, type SafetensorsTensor } from "../io/safetensors.js";
+import type { SafetensorsTensor } from "../io/safetensors.js";
+import { editedCopy, errorOf } from "../testing/edits.js";
 import { readLlamaConfig } from "../io/hf-model-dir.js";
 import { loadWeights } from "../model/pretrained.js";
 import type { LlamaConfig } from "../io/hf-model-dir.js";
@@ -27,35 +28,12 @@ beforeAll(() => {
 });
 afterAll(() => fs.rmSync(tmp, { recursive: true, force: true }));
 
-function errorOf(fn: () => unknown): string {
-  try {
-    fn();
-  } catch (e) {
-    return (e as Error).message;
-  }
-  throw new Error("expected an error");
-}
-
 /** A copy of the fixture adapter with adapter_config.json changed by `cfg` and its tensors by `tensors`. */
 function variant(name: string, edit: { cfg?: (c: Record<string, any>) => void; tensors?: (t: Record<string, SafetensorsTensor>) => void }): string {
-  const dir = path.join(tmp, name);
-  fs.cpSync(ADAPTER, dir, { recursive: true });
-  if (edit.cfg) {
-    const c = JSON.parse(fs.readFileSync(path.join(dir, "adapter_config.json"), "utf8"));
-    edit.cfg(c);
-    fs.writeFileSync(path.join(dir, "adapter_config.json"), JSON.stringify(c));
-  }
-  if (edit.tensors) {
-    const file = path.join(dir, "adapter_model.safetensors");
-    const f = readSafetensors(file);
-    const t: Record<string, SafetensorsTensor> = {};
-    for (const n of f.tensorNames) t[n] = { dtype: "F32", shape: f.info(n).shape, data: f.readFloat32(n) };
-    f.close();
-    edit.tensors(t);
-    fs.rmSync(file);
-    writeSafetensors(file, t, { format: "pt" });
-  }
-  return dir;
+  return editedCopy(ADAPTER, path.join(tmp, name), {
+    json: edit.cfg && { file: "adapter_config.json", edit: edit.cfg },
+    tensors: edit.tensors && { file: "adapter_model.safetensors", edit: edit.tensors },
+  });
 }
 
 const load = (dir: string) => loadPeftAdapter(dir, config, loadWeights(MODEL, config));

@@ -8,7 +8,8 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { readSafetensors, writeSafetensors, type SafetensorsTensor } from "../io/safetensors.js";
+import type { SafetensorsTensor } from "../io/safetensors.js";
+import { editedCopy, errorOfAsync } from "../testing/edits.js";
 import { Runtime } from "../runtime/runtime.js";
 import { STORIES_DIR } from "../testing/fixtures.js";
 import { loadPretrained, loadWeights } from "./pretrained.js";
@@ -22,40 +23,14 @@ beforeAll(() => {
 });
 afterAll(() => fs.rmSync(tmp, { recursive: true, force: true }));
 
-async function errorOf(fn: () => unknown): Promise<string> {
-  try {
-    await fn();
-  } catch (e) {
-    return (e as Error).message;
-  }
-  throw new Error("expected an error");
-}
-
-/** The stories260K tensors, as written by writeSafetensors. */
-function storiesTensors(): Record<string, SafetensorsTensor> {
-  const f = readSafetensors(path.join(STORIES_DIR, "model.safetensors"));
-  const out: Record<string, SafetensorsTensor> = {};
-  for (const n of f.tensorNames) out[n] = { dtype: "F32", shape: f.info(n).shape, data: f.readFloat32(n) };
-  f.close();
-  return out;
-}
+const errorOf = errorOfAsync;
 
 /** A copy of stories260K in a fresh directory, with config.json changed by `config` and the tensors by `tensors`. */
 function variant(name: string, edit: { config?: (c: Record<string, any>) => void; tensors?: (t: Record<string, SafetensorsTensor>) => void }): string {
-  const dir = path.join(tmp, name);
-  fs.cpSync(STORIES_DIR, dir, { recursive: true });
-  if (edit.config) {
-    const c = JSON.parse(fs.readFileSync(path.join(dir, "config.json"), "utf8"));
-    edit.config(c);
-    fs.writeFileSync(path.join(dir, "config.json"), JSON.stringify(c));
-  }
-  if (edit.tensors) {
-    const t = storiesTensors();
-    edit.tensors(t);
-    fs.rmSync(path.join(dir, "model.safetensors"));
-    writeSafetensors(path.join(dir, "model.safetensors"), t, { format: "pt" });
-  }
-  return dir;
+  return editedCopy(STORIES_DIR, path.join(tmp, name), {
+    json: edit.config && { file: "config.json", edit: edit.config },
+    tensors: edit.tensors && { file: "model.safetensors", edit: edit.tensors },
+  });
 }
 
 describe("loadPretrained checks the weights against config.json", () => {
