@@ -11,10 +11,11 @@ export default defineConfig({
       "@ortrl/sft": pkg("sft"),
       "@ortrl/dpo": pkg("dpo"),
       "@ortrl/grpo": pkg("grpo"),
+      "ortrl-plugin-orpo": fileURLToPath(new URL("./examples/plugin-orpo/src/index.ts", import.meta.url)),
     },
   },
   test: {
-    include: ["packages/*/src/**/*.test.ts", "test/**/*.test.ts"],
+    include: ["packages/*/src/**/*.test.ts", "examples/plugin-*/src/**/*.test.ts", "test/**/*.test.ts"],
     exclude: ["test/slow/**", "**/node_modules/**"],
     testTimeout: 120_000,
     hookTimeout: 120_000,
