@@ -5,6 +5,7 @@ export * from "./ir/graph.js";
 export * from "./ops/op-def.js";
 export * from "./ops/registry.js";
 export * from "./ops/binary.js";
+export * from "./ops/pow.js";
 export * from "./ops/compare.js";
 export * from "./ops/unary.js";
 export * from "./ops/reduce.js";

@@ -1,14 +1,23 @@
 /**
  * Comparisons and logic (bool outputs, no gradient) and Cast.
- * Comparisons broadcast numpy-style and require equal input dtypes.
+ * Comparisons broadcast numpy-style and require equal input dtypes. Forward oracles: the ONNX operator
+ * of the same name, elementwise under broadcasting, true as 1.
  */
 import type { DType } from "../ir/dtype.js";
 import { ONNX_DTYPE, isFloat } from "../ir/dtype.js";
 import type { Value } from "../ir/graph.js";
-import type { OpDef } from "./op-def.js";
+import type { GradCheckCase, OpDef } from "./op-def.js";
+import { elementwise, toDtype } from "./reference.js";
 import { type Operand, broadcastOrThrow, check, expectArity, expectSameDtype, liftPair } from "./util.js";
 
-function compareOp(name: string, onnx: string, boolInputs = false): OpDef {
+/** Small integers (ties are common) and floats, broadcasting. */
+const COMPARE_CASES: GradCheckCase[] = [
+  { name: "int64-ties", inputs: [{ shape: [3, 4], dtype: "int64", gen: { int: [0, 3] } }, { shape: [4], dtype: "int64", gen: { int: [0, 3] } }] },
+  { name: "float", inputs: [{ shape: [2, 1, 3] }, { shape: [4, 1] }] },
+];
+const BOOL_CASES: GradCheckCase[] = [{ name: "bool", inputs: [{ shape: [3, 4], dtype: "bool", gen: { bool: true } }, { shape: [4], dtype: "bool", gen: { values: [0, 1, 1, 0] } }] }];
+
+function compareOp(name: string, onnx: string, f: (a: number, b: number) => boolean, boolInputs = false): OpDef {
   return {
     name,
     infer(inputs) {
@@ -20,16 +29,18 @@ function compareOp(name: string, onnx: string, boolInputs = false): OpDef {
     lower(node, ctx) {
       ctx.emit(onnx, node.inputs.map((x) => ctx.name(x)), [ctx.name(node.outputs[0]!)]);
     },
+    reference: (inputs) => [elementwise(inputs, (a, b) => (f(a, b) ? 1 : 0))],
+    forwardChecks: boolInputs ? BOOL_CASES : COMPARE_CASES,
   };
 }
 
-export const equalOp = compareOp("Equal", "Equal");
-export const lessOp = compareOp("Less", "Less");
-export const lessOrEqualOp = compareOp("LessOrEqual", "LessOrEqual");
-export const greaterOp = compareOp("Greater", "Greater");
-export const greaterOrEqualOp = compareOp("GreaterOrEqual", "GreaterOrEqual");
-export const andOp = compareOp("And", "And", true);
-export const orOp = compareOp("Or", "Or", true);
+export const equalOp = compareOp("Equal", "Equal", (a, b) => a === b);
+export const lessOp = compareOp("Less", "Less", (a, b) => a < b);
+export const lessOrEqualOp = compareOp("LessOrEqual", "LessOrEqual", (a, b) => a <= b);
+export const greaterOp = compareOp("Greater", "Greater", (a, b) => a > b);
+export const greaterOrEqualOp = compareOp("GreaterOrEqual", "GreaterOrEqual", (a, b) => a >= b);
+export const andOp = compareOp("And", "And", (a, b) => a !== 0 && b !== 0, true);
+export const orOp = compareOp("Or", "Or", (a, b) => a !== 0 || b !== 0, true);
 
 export const notOp: OpDef = {
   name: "Not",
@@ -41,11 +52,14 @@ export const notOp: OpDef = {
   lower(node, ctx) {
     ctx.emit("Not", [ctx.name(node.inputs[0]!)], [ctx.name(node.outputs[0]!)]);
   },
+  reference: ([x]) => [{ data: x!.data.map((v) => (v !== 0 ? 0 : 1)), shape: [...x!.shape] }],
+  forwardChecks: [{ name: "bool", inputs: [{ shape: [2, 3], dtype: "bool", gen: { bool: true } }] }],
 };
 
 /**
  * Cast to another dtype. Float-to-float casts pass the cotangent back (cast to the input dtype);
  * casts to or from integer/bool types carry no gradient.
+ * Oracle (ONNX Cast): float to integer truncates toward zero, to bool is x != 0, to float32 rounds to nearest.
  */
 export const castOp: OpDef = {
   name: "Cast",
@@ -64,6 +78,14 @@ export const castOp: OpDef = {
     return [cast(grads[0]!, x.dtype)];
   },
   checks: [{ name: "f32-to-f64", inputs: [{ shape: [2, 3] }], attrs: { to: "float64" }, dtype: "float32" }],
+  reference: ([x], attrs) => [{ data: x!.data.map((v) => toDtype(v, attrs.to as DType)), shape: [...x!.shape] }],
+  forwardChecks: [
+    { name: "f64-to-int64", inputs: [{ shape: [2, 4], gen: { values: [-2.7, -1.2, -0.5, 0, 0.5, 1.9, 2.5, 7.99] } }], attrs: { to: "int64" } },
+    { name: "f64-to-bool", inputs: [{ shape: [2, 3], gen: { values: [0, -0.1, 2, 0, 1e-9, -3] } }], attrs: { to: "bool" } },
+    { name: "f64-to-f32", inputs: [{ shape: [2, 3] }], attrs: { to: "float32" } },
+    { name: "bool-to-f32", inputs: [{ shape: [2, 3], dtype: "bool", gen: { bool: true } }], attrs: { to: "float32" } },
+    { name: "int64-to-f64", inputs: [{ shape: [2, 3], dtype: "int64", gen: { int: [-5, 6] } }], attrs: { to: "float64" } },
+  ],
 };
 
 const cmp = (op: OpDef) => (a: Operand, b: Operand): Value => {

@@ -6,18 +6,20 @@
  * VJP (d log p_t / d logits = onehot(t) - softmax): dlogits = g * (onehot(t) - exp(out1)), masked,
  * built as one scatter-add of g into -g * exp(out1): three passes over [..., V] instead of the
  * composite's log-softmax + gather + scatter chain.
+ * Oracle: exactly the two formulas above (log softmax as x - logsumexp(x) over the last axis).
  */
 import type { Value } from "../ir/graph.js";
 import { formatShape } from "../ir/shape.js";
 import type { OpDef } from "./op-def.js";
 import { check, expectArity, expectFloat } from "./util.js";
-import { add, mul, sub } from "./binary.js";
+import { add, mul, sub } from "./arith.js";
 import { equal } from "./compare.js";
 import { scatterElementsAdd } from "./index-ops.js";
 import { reduceSum } from "./reduce.js";
 import { where } from "./select.js";
 import { unsqueeze } from "./shape-ops.js";
 import { exp } from "./unary.js";
+import { at, build, lane, logSumExp } from "./reference.js";
 
 /** Label/target value that is not scored (transformers' ignore_index). */
 export const IGNORE_INDEX = -100;
@@ -77,6 +79,16 @@ export const targetLogpOp: OpDef = {
       inputs: [{ shape: [2, 3, 5] }, { shape: [2, 3], dtype: "int64", gen: { values: [1, -100, 4, 0, 2, -100] } }],
     },
   ],
+  reference: ([logits, target]) => {
+    const last = logits!.shape.length - 1;
+    const logp = build(logits!.shape, (idx) => at(logits!, idx) - logSumExp(lane(logits!, idx, last)));
+    const picked = build(target!.shape, (idx) => {
+      const t = at(target!, idx);
+      return t === IGNORE_INDEX ? 0 : at(logp, [...idx, t]);
+    });
+    return [picked, logp];
+  },
+  forwardChecks: [{ name: "2d", inputs: [{ shape: [4, 3] }, { shape: [4], dtype: "int64", gen: { values: [2, 0, -100, 1] } }] }],
 };
 
 /**

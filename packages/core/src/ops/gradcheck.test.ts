@@ -4,39 +4,19 @@
  * 1e-6 + 1e-5*|g|) or, for cases marked float32, eps 1e-2 and tolerance 1e-2 + 1e-2*|g|.
  */
 import { describe, expect, it } from "vitest";
-import { allocTyped, isFloat, type AnyTypedArray, type DType } from "../ir/dtype.js";
+import { isFloat, type DType } from "../ir/dtype.js";
 import { Graph, type Value } from "../ir/graph.js";
 import { Runtime, type TensorData } from "../runtime/runtime.js";
 import { grad } from "../autodiff/grad.js";
-import { add, mul } from "./binary.js";
+import { add, mul } from "./arith.js";
 import { cast } from "./compare.js";
 import { reduceSum } from "./reduce.js";
 import { OPS } from "./registry.js";
-import type { GradCheckCase, InputSpec } from "./op-def.js";
+import type { GradCheckCase } from "./op-def.js";
+import { genInput } from "./case-inputs.js";
 import { Rng } from "../util/rng.js";
 
 const runtime = new Runtime({ intraOpNumThreads: 1 });
-
-function gen(spec: InputSpec, dtype: DType, k: number, rng: Rng): AnyTypedArray {
-  const n = spec.shape.reduce((a, b) => a * b, 1);
-  const g = spec.gen ?? "normal";
-  const out = allocTyped(dtype, n);
-  const vals: number[] = [];
-  if (typeof g === "object" && "values" in g) vals.push(...g.values);
-  else if (typeof g === "object" && "int" in g) for (let i = 0; i < n; i++) vals.push(rng.int(g.int[0], g.int[1]));
-  else if (typeof g === "object" && "bool" in g) for (let i = 0; i < n; i++) vals.push(rng.next() < 0.5 ? 1 : 0);
-  else if (g === "distinct") {
-    const idx = rng.shuffle([...Array(n).keys()]);
-    for (const i of idx) vals.push((i - n / 2) * 0.3 + 0.05 + 0.1 * k);
-  } else
-    for (let i = 0; i < n; i++) vals.push(g === "positive" ? rng.uniform(0.5, 2) : g === "unit" ? rng.uniform(-0.9, 0.9) : rng.normal());
-  if (vals.length !== n) throw new Error(`gen: ${vals.length} values for ${n} elements`);
-  vals.forEach((v, i) => {
-    if (out instanceof BigInt64Array) out[i] = BigInt(v);
-    else out[i] = v;
-  });
-  return out;
-}
 
 async function checkCase(opName: string, c: GradCheckCase) {
   const op = OPS.find((o) => o.name === opName)!;
@@ -47,14 +27,14 @@ async function checkCase(opName: string, c: GradCheckCase) {
   const inputs: Value[] = c.inputs.map((s, k) => {
     const dt = s.dtype ?? dtype;
     const v = g.input(`x${k}`, dt, s.shape);
-    feeds[`x${k}`] = { data: gen(s, dt, k, rng), dims: s.shape };
+    feeds[`x${k}`] = { data: genInput(s, dt, k, rng), dims: s.shape };
     return v;
   });
   const outs = g.apply(op, inputs, c.attrs ?? {});
   let loss: Value | null = null;
   for (const o of outs) {
     if (!isFloat(o.dtype)) continue;
-    const w = g.constant(gen({ shape: o.shape as number[] }, o.dtype, 9, rng), o.dtype, o.shape as number[]);
+    const w = g.constant(genInput({ shape: o.shape as number[] }, o.dtype, 9, rng), o.dtype, o.shape as number[]);
     const term = cast(reduceSum(mul(o, w)), "float64");
     loss = loss ? add(loss, term) : term;
   }

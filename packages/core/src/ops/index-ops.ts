@@ -1,13 +1,18 @@
 /**
  * Indexing: Gather (embedding lookup), GatherElements, GatherND and their scatter-add duals
  * ScatterElementsAdd and ScatterNDAdd (ONNX ScatterElements/ScatterND with reduction="add").
- * Indices are int64 (or int32) and carry no gradient.
+ * Indices are int64 (or int32) and carry no gradient. Oracles follow the ONNX operators (batch_dims 0);
+ * a negative index counts from the back of its axis.
  */
 import type { Value } from "../ir/graph.js";
 import { type Dim, formatShape, normAxis } from "../ir/shape.js";
 import type { OpDef } from "./op-def.js";
 import { check, expectArity } from "./util.js";
 import { unsqueeze, zerosLike } from "./shape-ops.js";
+import { at, axisOf, build, numel, ravel, unravel } from "./reference.js";
+
+/** A (possibly negative) index into an axis of size `d`. */
+const wrap = (i: number, d: number): number => (i < 0 ? i + d : i);
 
 function expectIndices(x: Value): void {
   check(x.dtype === "int64" || x.dtype === "int32", `indices must be int64 or int32, got ${x.dtype}`);
@@ -41,6 +46,19 @@ export const gatherOp: OpDef = {
   checks: [
     { name: "embedding-repeats", inputs: [{ shape: [5, 3] }, { shape: [2, 3], dtype: "int64", gen: { values: [1, 4, 1, 0, 1, 2] } }] },
   ],
+  /** out[a..., i..., b...] = data[a..., idx[i...], b...] with `a` the dims before `axis`. */
+  reference: ([data, idx], attrs) => {
+    const axis = axisOf((attrs.axis as number) ?? 0, data!.shape.length);
+    const q = idx!.shape.length;
+    const shape = [...data!.shape.slice(0, axis), ...idx!.shape, ...data!.shape.slice(axis + 1)];
+    return [build(shape, (o) => {
+      const j = wrap(at(idx!, o.slice(axis, axis + q)), data!.shape[axis]!);
+      return at(data!, [...o.slice(0, axis), j, ...o.slice(axis + q)]);
+    })];
+  },
+  forwardChecks: [
+    { name: "axis1-negative", inputs: [{ shape: [2, 4, 3] }, { shape: [3], dtype: "int64", gen: { values: [3, -1, 0] } }], attrs: { axis: 1 } },
+  ],
 };
 
 /** Gathers slices of `data` along `axis` at `indices` (numpy take). */
@@ -70,6 +88,14 @@ export const gatherElementsOp: OpDef = {
   },
   checks: [
     { name: "last-axis", inputs: [{ shape: [3, 5] }, { shape: [3, 2], dtype: "int64", gen: { values: [0, 4, 2, 2, 1, 3] } }], attrs: { axis: -1 } },
+  ],
+  /** out[p] = data[p with p[axis] replaced by idx[p]]. */
+  reference: ([data, idx], attrs) => {
+    const axis = axisOf(attrs.axis as number, data!.shape.length);
+    return [build(idx!.shape, (p) => at(data!, p.map((v, k) => (k === axis ? wrap(at(idx!, p), data!.shape[axis]!) : v))))];
+  },
+  forwardChecks: [
+    { name: "axis0", inputs: [{ shape: [3, 2] }, { shape: [2, 2], dtype: "int64", gen: { values: [2, 0, -3, 1] } }], attrs: { axis: 0 } },
   ],
 };
 
@@ -105,6 +131,24 @@ export const scatterElementsAddOp: OpDef = {
       attrs: { axis: 1 },
     },
   ],
+  /** A copy of data; then for every position p of idx, out[p with p[axis] = idx[p]] += updates[p]. */
+  reference: ([data, idx, upd], attrs) => {
+    const axis = axisOf(attrs.axis as number, data!.shape.length);
+    const out = data!.data.slice();
+    for (let i = 0; i < idx!.data.length; i++) {
+      const p = unravel(i, idx!.shape);
+      p[axis] = wrap(idx!.data[i]!, data!.shape[axis]!);
+      out[ravel(p, data!.shape)] += upd!.data[i]!;
+    }
+    return [{ data: out, shape: [...data!.shape] }];
+  },
+  forwardChecks: [
+    {
+      name: "axis0",
+      inputs: [{ shape: [3, 2] }, { shape: [2, 2], dtype: "int64", gen: { values: [2, 2, 0, 2] } }, { shape: [2, 2] }],
+      attrs: { axis: 0 },
+    },
+  ],
 };
 
 export const scatterElementsAdd = (data: Value, indices: Value, updates: Value, axis: number): Value =>
@@ -129,6 +173,19 @@ export const gatherNDOp: OpDef = {
     return [scatterNDAdd(zerosLike(data), idx, grads[0]!), null];
   },
   checks: [{ name: "rows", inputs: [{ shape: [4, 3] }, { shape: [3, 1], dtype: "int64", gen: { values: [2, 0, 2] } }] }],
+  /** out[i..., b...] = data[idx[i..., 0], ..., idx[i..., k-1], b...]. */
+  reference: ([data, idx]) => {
+    const k = idx!.shape.at(-1)!;
+    const lead = idx!.shape.slice(0, -1);
+    return [build([...lead, ...data!.shape.slice(k)], (o) => {
+      const i = o.slice(0, lead.length);
+      const coords = Array.from({ length: k }, (_, c) => wrap(at(idx!, [...i, c]), data!.shape[c]!));
+      return at(data!, [...coords, ...o.slice(lead.length)]);
+    })];
+  },
+  forwardChecks: [
+    { name: "elements", inputs: [{ shape: [3, 4] }, { shape: [2, 2, 2], dtype: "int64", gen: { values: [0, 3, 2, 1, 1, 1, 2, -1] } }] },
+  ],
 };
 
 export const gatherND = (data: Value, indices: Value): Value => data.graph.apply(gatherNDOp, [data, indices])[0]!;
@@ -157,6 +214,24 @@ export const scatterNDAddOp: OpDef = {
   },
   checks: [
     { name: "repeats", inputs: [{ shape: [4, 3] }, { shape: [3, 1], dtype: "int64", gen: { values: [1, 3, 1] } }, { shape: [3, 3] }] },
+  ],
+  /** A copy of data; then data[idx[i..., :], b...] += updates[i..., b...] for every i and b. */
+  reference: ([data, idx, upd]) => {
+    const k = idx!.shape.at(-1)!;
+    const tail = numel(data!.shape.slice(k));
+    const out = data!.data.slice();
+    for (let u = 0; u < upd!.data.length; u++) {
+      const i = Math.floor(u / tail);
+      const coords = Array.from({ length: k }, (_, c) => wrap(idx!.data[i * k + c]!, data!.shape[c]!));
+      out[ravel(coords, data!.shape.slice(0, k)) * tail + (u % tail)] += upd!.data[u]!;
+    }
+    return [{ data: out, shape: [...data!.shape] }];
+  },
+  forwardChecks: [
+    {
+      name: "elements",
+      inputs: [{ shape: [2, 3] }, { shape: [4, 2], dtype: "int64", gen: { values: [0, 1, 1, 2, 0, 1, -1, 0] } }, { shape: [4] }],
+    },
   ],
 };
 

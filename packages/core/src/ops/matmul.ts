@@ -9,6 +9,14 @@ import { type Dim, formatShape } from "../ir/shape.js";
 import type { OpDef } from "./op-def.js";
 import { broadcastOrThrow, check, expectArity, expectFloat, expectSameDtype } from "./util.js";
 import { reshape, transpose, transposeLast2 } from "./shape-ops.js";
+import { at, atBroadcast, broadcastShape, build } from "./reference.js";
+
+/** Sum over k < K of term(k). */
+const dot = (K: number, term: (k: number) => number): number => {
+  let s = 0;
+  for (let k = 0; k < K; k++) s += term(k);
+  return s;
+};
 
 export const matmulOp: OpDef = {
   name: "MatMul",
@@ -49,6 +57,16 @@ export const matmulOp: OpDef = {
     { name: "weight", inputs: [{ shape: [2, 3, 4] }, { shape: [4, 5] }] },
     { name: "broadcast", inputs: [{ shape: [2, 1, 3, 4] }, { shape: [3, 4, 2] }] },
   ],
+  /** numpy.matmul: out[..., m, n] = sum_k a[..., m, k] b[..., k, n], batch dims broadcast. */
+  reference: ([a, b]) => {
+    const [M, K] = a!.shape.slice(-2) as [number, number];
+    const N = b!.shape.at(-1)!;
+    const batch = broadcastShape(a!.shape.slice(0, -2), b!.shape.slice(0, -2));
+    return [build([...batch, M, N], (idx) => {
+      const [m, n] = idx.splice(-2) as [number, number];
+      return dot(K, (k) => atBroadcast(a!, [...idx, m, k]) * atBroadcast(b!, [...idx, k, n]));
+    })];
+  },
 };
 
 /** a @ b with broadcasting batch dims (see {@link matmulOp}). */
@@ -90,6 +108,14 @@ export const matmulTOp: OpDef = {
     { name: "2d", inputs: [{ shape: [3, 4] }, { shape: [5, 4] }] },
     { name: "batched", inputs: [{ shape: [2, 3, 4] }, { shape: [5, 4] }] },
   ],
+  /** out[..., n] = sum_k a[..., k] b[n, k]. */
+  reference: ([a, b]) => {
+    const K = a!.shape.at(-1)!;
+    return [build([...a!.shape.slice(0, -1), b!.shape[0]!], (idx) => {
+      const n = idx.pop()!;
+      return dot(K, (k) => at(a!, [...idx, k]) * at(b!, [n, k]));
+    })];
+  },
 };
 
 /** a @ b^T for a weight b in [out, in] layout (see {@link matmulTOp}). */

@@ -36,13 +36,29 @@ export interface InputSpec {
   grad?: boolean;
 }
 
-/** One finite-difference gradient check of an op (see ops/gradcheck.test.ts). */
+/**
+ * One test case of an op: its inputs and attrs. `checks` are finite-difference gradient checks
+ * (ops/gradcheck.test.ts); the forward-oracle test (ops/forward-oracle.test.ts) runs them and `forwardChecks`.
+ */
 export interface GradCheckCase {
   name: string;
   inputs: InputSpec[];
   attrs?: Attrs;
   /** Element type of float inputs; float64 where onnxruntime's CPU kernels allow it. */
   dtype?: "float64" | "float32";
+}
+
+/** A concrete tensor handed to a forward oracle: row-major values as JS numbers (bool as 0/1). */
+export interface RefTensor {
+  data: Float64Array;
+  shape: readonly number[];
+  dtype: DType;
+}
+
+/** A forward oracle's output; its dtype is the one the op's `infer` gives. */
+export interface RefResult {
+  data: Float64Array;
+  shape: number[];
 }
 
 /**
@@ -59,4 +75,11 @@ export interface OpDef {
   vjp?(node: Node, grads: (Value | null)[], needs: boolean[]): (Value | null)[];
   /** Finite-difference gradient checks; every op with a `vjp` must list at least one. */
   readonly checks?: GradCheckCase[];
+  /**
+   * Forward oracle: what the op means (its ONNX/NumPy semantics), evaluated plainly on concrete tensors
+   * without onnxruntime. Every op must have one: ops/forward-oracle.test.ts compares `lower` against it.
+   */
+  reference?(inputs: readonly RefTensor[], attrs: Attrs): RefResult[];
+  /** Forward-oracle cases beyond `checks` (attributes, integer/bool dtypes, ops without a gradient). */
+  readonly forwardChecks?: GradCheckCase[];
 }

@@ -1,19 +1,25 @@
 /**
  * Reductions over axes: ReduceSum, ReduceMean, ReduceMax (opset-18 form, axes as an input).
  * attrs: `axes` (integers, negative allowed; empty = all axes), `keepdims` (default false).
+ * Oracles: the sum / mean / max of each group of elements that agree off the reduced axes.
  */
 import type { Node, Value } from "../ir/graph.js";
 import type { Dim } from "../ir/shape.js";
 import type { GradCheckCase, OpDef } from "./op-def.js";
 import { axesAttr, check, expectArity, expectFloat } from "./util.js";
-import { div, mul } from "./binary.js";
+import { div, mul } from "./arith.js";
+import { reduceAxes } from "./reference.js";
 import { cast, equal } from "./compare.js";
 import { expandAs, reshape, reshapeAs, sizeOf, unsqueeze } from "./shape-ops.js";
 
+/** The reduced axes of an input of rank `rank`: `attrs.axes` normalised and sorted; empty means all. */
+function reducedAxes(attrs: Record<string, unknown>, rank: number): number[] {
+  const axes = (attrs.axes as number[] | undefined) ?? [];
+  return axes.length === 0 ? [...Array(rank).keys()] : axesAttr(axes, rank);
+}
+
 function resolvedAxes(node: { inputs: readonly Value[]; attrs: Record<string, unknown> }): number[] {
-  const x = node.inputs[0]!;
-  const axes = (node.attrs.axes as number[] | undefined) ?? [];
-  return axes.length === 0 ? x.shape.map((_, i) => i) : axesAttr(axes, x.rank);
+  return reducedAxes(node.attrs, node.inputs[0]!.rank);
 }
 
 /** Cotangent of a reduction, re-inserted as size-1 axes and broadcast back to the input shape. */
@@ -23,13 +29,19 @@ function expandBack(node: Node, g: Value): Value {
   return expandAs(gk, node.inputs[0]!);
 }
 
+/** Forward-oracle cases beyond the gradient checks: a negative axis, and everything reduced into one kept element. */
+const FORWARD: GradCheckCase[] = [
+  { name: "neg-axis", inputs: [{ shape: [2, 3, 4] }], attrs: { axes: [-2] } },
+  { name: "all-keepdims", inputs: [{ shape: [3, 4] }], attrs: { axes: [], keepdims: true } },
+];
+
 const CHECKS: GradCheckCase[] = [
   { name: "axis", inputs: [{ shape: [2, 3, 4] }], attrs: { axes: [1] } },
   { name: "keepdims", inputs: [{ shape: [2, 3, 4] }], attrs: { axes: [0, 2], keepdims: true } },
   { name: "all", inputs: [{ shape: [3, 4] }], attrs: { axes: [] } },
 ];
 
-function reduceOp(name: string, vjp: OpDef["vjp"], checks = CHECKS): OpDef {
+function reduceOp(name: string, f: (vals: number[]) => number, vjp: OpDef["vjp"], checks = CHECKS, forwardChecks = FORWARD): OpDef {
   return {
     name,
     infer(inputs, attrs) {
@@ -50,19 +62,27 @@ function reduceOp(name: string, vjp: OpDef["vjp"], checks = CHECKS): OpDef {
     },
     vjp,
     checks,
+    reference: ([x], attrs) => [reduceAxes(x!, reducedAxes(attrs, x!.shape.length), !!attrs.keepdims, f)],
+    forwardChecks,
   };
 }
 
+const sum = (v: number[]) => v.reduce((a, b) => a + b, 0);
+
 /** Sum over axes; d/dx = broadcast of the cotangent. */
-export const reduceSumOp = reduceOp("ReduceSum", (node, grads) => [expandBack(node, grads[0]!)]);
+export const reduceSumOp = reduceOp("ReduceSum", sum, (node, grads) => [expandBack(node, grads[0]!)], CHECKS, [
+  ...FORWARD,
+  { name: "int64", inputs: [{ shape: [3, 4], dtype: "int64", gen: { int: [-5, 6] } }], attrs: { axes: [1] } },
+]);
 /** Mean over axes; d/dx = broadcast of the cotangent / count (count computed at run time if symbolic). */
-export const reduceMeanOp = reduceOp("ReduceMean", (node, grads) => {
+export const reduceMeanOp = reduceOp("ReduceMean", (v) => sum(v) / v.length, (node, grads) => {
   const x = node.inputs[0]!;
   return [expandBack(node, div(grads[0]!, sizeOf(x, resolvedAxes(node), x.dtype)))];
 });
 /** Max over axes; the cotangent is shared evenly among tied maxima (torch.amax behaviour). */
 export const reduceMaxOp = reduceOp(
   "ReduceMax",
+  (v) => Math.max(...v),
   (node, grads) => {
     const x = node.inputs[0]!;
     const y = node.outputs[0]!;

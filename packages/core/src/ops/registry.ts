@@ -1,8 +1,11 @@
 /**
- * The list of every primitive op. Tests enumerate it: each op with a VJP must carry gradient checks.
+ * The list of every primitive op. Tests enumerate it: each op with a VJP must carry gradient checks
+ * (ops/gradcheck.test.ts), and every op a forward oracle (ops/forward-oracle.test.ts).
  */
 import type { OpDef } from "./op-def.js";
-import { addOp, divOp, maxOp, minOp, mulOp, powOp, subOp } from "./binary.js";
+import { addOp, divOp, mulOp, subOp } from "./arith.js";
+import { maxOp, minOp } from "./binary.js";
+import { powOp } from "./pow.js";
 import { andOp, castOp, equalOp, greaterOp, greaterOrEqualOp, lessOp, lessOrEqualOp, notOp, orOp } from "./compare.js";
 import { absOp, detachOp, expOp, logOp, negOp, reciprocalOp, sigmoidOp, signOp, softplusOp, sqrtOp, tanhOp } from "./unary.js";
 import { reduceMaxOp, reduceMeanOp, reduceSumOp } from "./reduce.js";

@@ -1,9 +1,10 @@
-/** Where and Clip. */
+/** Where and Clip (ONNX semantics: Where broadcasts all three inputs; Clip is min(max(x, lo), hi)). */
 import type { Value } from "../ir/graph.js";
 import type { OpDef } from "./op-def.js";
 import { type Operand, broadcastOrThrow, check, expectArity, expectFloat, lift } from "./util.js";
 import { and, cast, greaterOrEqual, lessOrEqual } from "./compare.js";
-import { mul } from "./binary.js";
+import { mul } from "./arith.js";
+import { elementwise } from "./reference.js";
 import { zerosLike } from "./shape-ops.js";
 
 /** where(cond, a, b) with broadcasting; VJP routes the cotangent to the chosen branch. */
@@ -29,6 +30,13 @@ export const whereOp: OpDef = {
     {
       name: "broadcast",
       inputs: [{ shape: [2, 3], dtype: "bool", gen: { bool: true } }, { shape: [2, 3] }, { shape: [3] }],
+    },
+  ],
+  reference: (inputs) => [elementwise(inputs, (c, a, b) => (c !== 0 ? a : b))],
+  forwardChecks: [
+    {
+      name: "int64-bcast-cond",
+      inputs: [{ shape: [3, 1], dtype: "bool", gen: { values: [1, 0, 1] } }, { shape: [4], dtype: "int64", gen: { int: [0, 9] } }, { shape: [3, 4], dtype: "int64", gen: { int: [-9, 0] } }],
     },
   ],
 };
@@ -59,6 +67,8 @@ export const clipOp: OpDef = {
     return [mul(grads[0]!, cast(inside, x.dtype))];
   },
   checks: [{ name: "clamped", inputs: [{ shape: [3, 4], gen: "distinct" }], attrs: { min: -0.5, max: 0.7 } }],
+  reference: ([x], attrs) => [{ data: x!.data.map((v) => Math.min(Math.max(v, attrs.min as number), attrs.max as number)), shape: [...x!.shape] }],
+  forwardChecks: [{ name: "asymmetric", inputs: [{ shape: [3, 4] }], attrs: { min: -1.5, max: 0.25 } }],
 };
 
 /** Clamps `x` to [min, max]. */

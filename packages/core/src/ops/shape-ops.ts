@@ -3,9 +3,11 @@
  * Static targets are attributes; where a target has symbolic dimensions that cannot be expressed with
  * ONNX's 0 (copy) / -1 (infer) / 1 (keep) conventions, use the `*As` variants, which take the runtime
  * shape of another value.
+ * Forward oracles follow the ONNX operators of the same names (constant-mode Pad; FullLike is
+ * ConstantOfShape; SizeOf is the product of the selected dims).
  */
 import type { Node, Value } from "../ir/graph.js";
-import { ONNX_DTYPE } from "../ir/dtype.js";
+import { type DType, ONNX_DTYPE } from "../ir/dtype.js";
 import {
   type Dim,
   divideFactors,
@@ -18,6 +20,7 @@ import {
 } from "../ir/shape.js";
 import type { LowerContext, OpDef } from "./op-def.js";
 import { axesAttr, broadcastOrThrow, check, expectArity } from "./util.js";
+import { at, atBroadcast, axisOf, broadcastShape, build, numel, toDtype } from "./reference.js";
 
 const out0 = (node: Node, ctx: LowerContext) => ctx.name(node.outputs[0]!);
 const in0 = (node: Node, ctx: LowerContext) => ctx.name(node.inputs[0]!);
@@ -68,6 +71,13 @@ export const reshapeOp: OpDef = {
     return [reshape(grads[0]!, node.inputs[0]!.shape, node.inputs[0]!)];
   },
   checks: [{ name: "split-dim", inputs: [{ shape: [2, 6] }], attrs: { shape: [2, 2, 3] } }],
+  /** Same row-major data; a -1 in the target takes the remaining element count. */
+  reference: ([x], attrs) => {
+    const spec = attrs.shape as number[];
+    const known = numel(spec.filter((d) => d !== -1));
+    return [{ data: x!.data.slice(), shape: spec.map((d) => (d === -1 ? numel(x!.shape) / known : d)) }];
+  },
+  forwardChecks: [{ name: "infer-dim-int64", inputs: [{ shape: [2, 3, 4], dtype: "int64", gen: { int: [-9, 10] } }], attrs: { shape: [-1, 4] } }],
 };
 
 /** Reshape to the runtime shape of `like` (same element count). */
@@ -88,6 +98,8 @@ export const reshapeAsOp: OpDef = {
     return [reshape(grads[0]!, node.inputs[0]!.shape, node.inputs[0]!), null];
   },
   checks: [{ name: "like", inputs: [{ shape: [2, 6] }, { shape: [3, 4], grad: false }] }],
+  /** Same row-major data in `like`'s shape. */
+  reference: ([x, like]) => [{ data: x!.data.slice(), shape: [...like!.shape] }],
 };
 
 /**
@@ -127,6 +139,12 @@ export const transposeOp: OpDef = {
     return [transpose(grads[0]!, inv)];
   },
   checks: [{ name: "3d", inputs: [{ shape: [2, 3, 4] }], attrs: { perm: [2, 0, 1] } }],
+  /** out[i_0, ..., i_{r-1}] = x[j] with j[perm[k]] = i_k. */
+  reference: ([x], attrs) => {
+    const perm = attrs.perm as number[];
+    return [build(perm.map((p) => x!.shape[p]!), (idx) => at(x!, perm.map((_, k) => idx[perm.indexOf(k)]!)))];
+  },
+  forwardChecks: [{ name: "4d", inputs: [{ shape: [2, 3, 4, 5] }], attrs: { perm: [1, 3, 0, 2] } }],
 };
 
 /** Permutes axes: output dim i = input dim perm[i]. */
@@ -170,6 +188,9 @@ export const expandOp: OpDef = {
   },
   vjp: (_node, grads) => [grads[0]!],
   checks: [{ name: "bcast", inputs: [{ shape: [3, 1] }], attrs: { shape: [2, 3, 4] } }],
+  /** numpy.broadcast_to(x, shape). */
+  reference: ([x], attrs) => [build(broadcastShape(x!.shape, attrs.shape as number[]), (idx) => atBroadcast(x!, idx))],
+  forwardChecks: [{ name: "bool", inputs: [{ shape: [1, 3], dtype: "bool", gen: { values: [1, 0, 1] } }], attrs: { shape: [2, 2, 3] } }],
 };
 
 /** Broadcasts `x` to the runtime shape of `like`. */
@@ -188,6 +209,8 @@ export const expandAsOp: OpDef = {
   },
   vjp: (_node, grads) => [grads[0]!, null],
   checks: [{ name: "like", inputs: [{ shape: [1, 3] }, { shape: [2, 3], grad: false }] }],
+  /** numpy.broadcast_to(x, like.shape). */
+  reference: ([x, like]) => [build(like!.shape, (idx) => atBroadcast(x!, idx))],
 };
 
 /** Broadcasts `x` to `shape`; symbolic target dims not present in `x` need `like`. */
@@ -221,6 +244,12 @@ export const squeezeOp: OpDef = {
     return [unsqueeze(grads[0]!, axesAttr(node.attrs.axes, node.inputs[0]!.rank))];
   },
   checks: [{ name: "mid", inputs: [{ shape: [2, 1, 3] }], attrs: { axes: [1] } }],
+  /** Same data; the size-1 `axes` removed. */
+  reference: ([x], attrs) => {
+    const axes = (attrs.axes as number[]).map((a) => axisOf(a, x!.shape.length));
+    return [{ data: x!.data.slice(), shape: x!.shape.filter((_, i) => !axes.includes(i)) }];
+  },
+  forwardChecks: [{ name: "two-neg", inputs: [{ shape: [1, 3, 2, 1] }], attrs: { axes: [-1, 0] } }],
 };
 
 export const unsqueezeOp: OpDef = {
@@ -242,6 +271,14 @@ export const unsqueezeOp: OpDef = {
     return [squeeze(grads[0]!, axesAttr(node.attrs.axes, node.outputs[0]!.rank))];
   },
   checks: [{ name: "two", inputs: [{ shape: [2, 3] }], attrs: { axes: [0, -1] } }],
+  /** Same data; size-1 dims at `axes`, positions in the output (negative counts from its back). */
+  reference: ([x], attrs) => {
+    const rank = x!.shape.length + (attrs.axes as number[]).length;
+    const axes = (attrs.axes as number[]).map((a) => axisOf(a, rank));
+    const dims = [...x!.shape];
+    return [{ data: x!.data.slice(), shape: Array.from({ length: rank }, (_, i) => (axes.includes(i) ? 1 : dims.shift()!)) }];
+  },
+  forwardChecks: [{ name: "mid", inputs: [{ shape: [2, 3] }], attrs: { axes: [1, 3] } }],
 };
 
 /** Removes size-1 axes. */
@@ -277,6 +314,23 @@ export const concatOp: OpDef = {
     return split(grads[0]!, axis, sizes as number[]);
   },
   checks: [{ name: "axis1", inputs: [{ shape: [2, 1] }, { shape: [2, 3] }], attrs: { axis: 1 } }],
+  /** The inputs one after another along `axis`. */
+  reference: (inputs, attrs) => {
+    const axis = axisOf(attrs.axis as number, inputs[0]!.shape.length);
+    const shape = [...inputs[0]!.shape];
+    shape[axis] = inputs.reduce((n, t) => n + t.shape[axis]!, 0);
+    return [build(shape, (idx) => {
+      for (const t of inputs) {
+        if (idx[axis]! < t.shape[axis]!) return at(t, idx);
+        idx[axis] -= t.shape[axis]!;
+      }
+      throw new Error("Concat reference: index past the end");
+    })];
+  },
+  forwardChecks: [
+    { name: "three-neg-axis", inputs: [{ shape: [2, 2, 1] }, { shape: [2, 2, 3] }, { shape: [2, 2, 2] }], attrs: { axis: -1 } },
+    { name: "axis0-int64", inputs: [{ shape: [1, 3], dtype: "int64", gen: { int: [0, 9] } }, { shape: [2, 3], dtype: "int64", gen: { int: [-9, 0] } }], attrs: { axis: 0 } },
+  ],
 };
 
 function sumDims(dims: Dim[]): { n: number; syms: string[] } {
@@ -308,6 +362,20 @@ export const splitOp: OpDef = {
     return [concat(parts, node.attrs.axis as number)];
   },
   checks: [{ name: "3way", inputs: [{ shape: [2, 6] }], attrs: { axis: 1, sizes: [1, 2, 3] } }],
+  /** Consecutive pieces of `sizes` along `axis`. */
+  reference: ([x], attrs) => {
+    const axis = axisOf(attrs.axis as number, x!.shape.length);
+    let offset = 0;
+    return (attrs.sizes as number[]).map((n) => {
+      const from = offset;
+      offset += n;
+      return build(x!.shape.map((d, k) => (k === axis ? n : d)), (idx) => at(x!, idx.map((v, k) => (k === axis ? v + from : v))));
+    });
+  },
+  forwardChecks: [
+    { name: "axis0", inputs: [{ shape: [4, 3] }], attrs: { axis: 0, sizes: [3, 1] } },
+    { name: "neg-axis", inputs: [{ shape: [2, 3, 5] }], attrs: { axis: -1, sizes: [2, 3] } },
+  ],
 };
 
 /** Splits along `axis` into pieces of `sizes` (static). */
@@ -321,10 +389,12 @@ interface SliceAttrs {
 }
 
 function sliceDim(d: Dim, start: number, end: number, step: number): Dim {
+  check(step !== 0, "Slice step must not be 0");
   if (typeof d === "number") {
-    const clamp = (v: number) => Math.min(Math.max(v < 0 ? v + d : v, 0), d);
-    const s = clamp(start);
-    const e = clamp(end);
+    // ONNX: negatives count from the back, then clamp to [0, d] (step > 0) or [0, d-1] / [-1, d-1] (step < 0).
+    const clamp = (v: number, lo: number, hi: number) => Math.min(Math.max(v < 0 ? v + d : v, lo), hi);
+    const s = step > 0 ? clamp(start, 0, d) : clamp(start, 0, d - 1);
+    const e = step > 0 ? clamp(end, 0, d) : clamp(end, -1, d - 1);
     return Math.max(0, Math.ceil((e - s) / step));
   }
   check(step === 1, `symbolic dim '${d}' sliced with step ${step}`);
@@ -385,7 +455,40 @@ export const sliceOp: OpDef = {
     { name: "shift", inputs: [{ shape: [2, 5, 3] }], attrs: { axes: [1], starts: [0], ends: [-1] } },
     { name: "middle", inputs: [{ shape: [4, 6] }], attrs: { axes: [0, 1], starts: [1, 2], ends: [3, 5] } },
   ],
+  /** out[j] = x[first + j * step] per axis (see {@link sliceRange}); unsliced axes keep first 0, step 1. */
+  reference: ([x], attrs) => {
+    const a = attrs as unknown as SliceAttrs;
+    const rank = x!.shape.length;
+    const first = new Array<number>(rank).fill(0);
+    const step = new Array<number>(rank).fill(1);
+    const shape = [...x!.shape];
+    a.axes.forEach((ax, i) => {
+      const k = axisOf(ax, rank);
+      step[k] = a.steps?.[i] ?? 1;
+      const r = sliceRange(x!.shape[k]!, a.starts[i]!, a.ends[i]!, step[k]!);
+      first[k] = r.first;
+      shape[k] = r.count;
+    });
+    return [build(shape, (idx) => at(x!, idx.map((j, k) => first[k]! + j * step[k]!)))];
+  },
+  forwardChecks: [
+    { name: "steps-clamped", inputs: [{ shape: [3, 7] }], attrs: { axes: [1, 0], starts: [1, -2], ends: [2 ** 62, 100], steps: [2, 1] } },
+    { name: "reverse", inputs: [{ shape: [2, 5] }], attrs: { axes: [1], starts: [-1], ends: [-(2 ** 62)], steps: [-1] } },
+    { name: "neg-step-2", inputs: [{ shape: [7, 2] }], attrs: { axes: [0], starts: [5], ends: [0], steps: [-2] } },
+    { name: "neg-axis-int64", inputs: [{ shape: [2, 5], dtype: "int64", gen: { int: [-9, 10] } }], attrs: { axes: [-1], starts: [-4], ends: [-1] } },
+  ],
 };
+
+/**
+ * ONNX Slice on one axis of size `d`: negative start/end count from the back, then clamp to [0, d]
+ * (step > 0) or [0, d-1] / [-1, d-1] (step < 0); the elements are first, first + step, ... before end.
+ */
+function sliceRange(d: number, start: number, end: number, step: number): { first: number; count: number } {
+  const clamp = (v: number, lo: number, hi: number) => Math.min(Math.max(v < 0 ? v + d : v, lo), hi);
+  const first = step > 0 ? clamp(start, 0, d) : clamp(start, 0, d - 1);
+  const stop = step > 0 ? clamp(end, 0, d) : clamp(end, -1, d - 1);
+  return { first, count: Math.max(0, Math.ceil((stop - first) / step)) };
+}
 
 /** Slices `x[start:end]` along each axis (python semantics, negative indices count from the end). */
 export function slice(x: Value, axes: number[], starts: number[], ends: number[]): Value {
@@ -428,6 +531,17 @@ export const padOp: OpDef = {
     return [isStatic(x.shape) ? g : reshapeAs(g, x)];
   },
   checks: [{ name: "both", inputs: [{ shape: [2, 3] }], attrs: { pads: [1, 0, 0, 2] } }],
+  /** Constant-mode pad with 0: out[i] = x[i - begin] inside the input's box, 0 outside. */
+  reference: ([x], attrs) => {
+    const pads = attrs.pads as number[];
+    const r = x!.shape.length;
+    const shape = x!.shape.map((d, k) => pads[k]! + d + pads[k + r]!);
+    return [build(shape, (idx) => {
+      const src = idx.map((j, k) => j - pads[k]!);
+      return src.every((j, k) => j >= 0 && j < x!.shape[k]!) ? at(x!, src) : 0;
+    })];
+  },
+  forwardChecks: [{ name: "3d-int64", inputs: [{ shape: [2, 1, 3], dtype: "int64", gen: { int: [1, 9] } }], attrs: { pads: [0, 2, 1, 1, 0, 2] } }],
 };
 
 /** Zero-pads: `pads` = [begin_0..begin_{r-1}, end_0..end_{r-1}] (ONNX order). */
@@ -453,6 +567,16 @@ export const fullLikeOp: OpDef = {
       ctx.emit("ConstantOfShape", [s], [ctx.name(out)], { value: { tensor: { dtype: out.dtype, dims: [1], data: [v] } } });
     }
   },
+  /** `value` (converted to the output dtype) at every position of the input's shape. */
+  reference: ([x], attrs) => {
+    const value = toDtype(attrs.value as number, (attrs.dtype as DType | undefined) ?? x!.dtype);
+    return [{ data: new Float64Array(numel(x!.shape)).fill(value), shape: [...x!.shape] }];
+  },
+  forwardChecks: [
+    { name: "float", inputs: [{ shape: [2, 3] }], attrs: { value: -2.5 } },
+    { name: "int64-from-float", inputs: [{ shape: [3, 1] }], attrs: { value: 7, dtype: "int64" } },
+    { name: "bool", inputs: [{ shape: [2] }], attrs: { value: 1, dtype: "bool" } },
+  ],
 };
 
 /** A tensor of `value` with `like`'s shape (and its dtype unless given); carries no gradient. */
@@ -486,6 +610,16 @@ export const sizeOfOp: OpDef = {
     ctx.emit("ReduceProd", [dims], [p], { keepdims: 0 });
     ctx.emit("Cast", [p], [ctx.name(out)], { to: ONNX_DTYPE[out.dtype] });
   },
+  /** Product of the input's dims over `axes` (all when empty), as a rank-0 tensor. */
+  reference: ([x], attrs) => {
+    const axes = ((attrs.axes as number[] | undefined) ?? []).map((a) => axisOf(a, x!.shape.length));
+    const dims = axes.length ? axes.map((a) => x!.shape[a]!) : x!.shape;
+    return [{ data: Float64Array.of(numel(dims)), shape: [] }];
+  },
+  forwardChecks: [
+    { name: "all", inputs: [{ shape: [2, 3, 4] }], attrs: { axes: [], dtype: "float32" } },
+    { name: "axes-int64", inputs: [{ shape: [2, 3, 5] }], attrs: { axes: [0, -1], dtype: "int64" } },
+  ],
 };
 
 /** Number of elements of `x` over `axes` (all axes when empty), as a scalar of `dtype` (no gradient). */
