@@ -50,6 +50,11 @@ describe("outputs: nothing is destroyed before its replacement is complete", () 
     const aside = join(out, "ortrl-previous-run-1");
     expect(sha(join(aside, "model.safetensors"))).toBe(model);
     expect(sha(join(aside, "checkpoint-2", "model.safetensors"))).toBe(ckModel);
+    expect(existsSync(join(aside, "config.json")) && existsSync(join(aside, "tokenizer.json"))).toBe(true); // a whole, loadable model
+
+    // What was moved aside still counts as a run: a plain run is refused and deletes nothing.
+    expectFailure(train([...small(), "--output-dir", out, "--max-steps", "2"]), /already holds a training run .*ortrl-previous-run-1/);
+    expect(sha(join(aside, "model.safetensors"))).toBe(model);
 
     // A completed replacement removes what was moved aside.
     expectOk(train([...small(), "--output-dir", out, "--max-steps", "2", "--save-steps", "2", "--overwrite-output-dir"]));
@@ -89,6 +94,38 @@ describe("outputs: nothing is destroyed before its replacement is complete", () 
 });
 
 describe("resume: a checkpoint must belong to this run", () => {
+  it("refuses to resume into a directory that holds another run", () => {
+    const a = join(tmp, "run-a");
+    const b = join(tmp, "run-b");
+    expectOk(train([...small(otherData), "--output-dir", a, "--max-steps", "2", "--save-steps", "2"]));
+    expectOk(train([...small(), "--output-dir", b, "--max-steps", "2", "--save-steps", "2"]));
+    const before = sha(join(a, "model.safetensors"));
+    const r = train([...small(), "--output-dir", a, "--max-steps", "2", "--save-steps", "2", "--resume-from-checkpoint", join(b, "checkpoint-2")]);
+    expectFailure(r, /--output-dir .*run-a already holds a training run .*--resume-from-checkpoint .*run-b\/checkpoint-2 is not one of its checkpoints/);
+    expect(r.status).toBe(2);
+    expect(sha(join(a, "model.safetensors"))).toBe(before);
+  });
+
+  it("refuses another model config; cuts metrics.jsonl back to the checkpoint; train_loss covers every step", () => {
+    const full = join(tmp, "log-full");
+    const uninterrupted = train([...small(), "--output-dir", full, "--max-steps", "4", "--save-steps", "2", "--save-total-limit", "2"]);
+    expectOk(uninterrupted);
+    const copy = join(tmp, "rope-model");
+    cpSync(MODEL, copy, { recursive: true });
+    const cfg = JSON.parse(readFileSync(join(copy, "config.json"), "utf8"));
+    writeFileSync(join(copy, "config.json"), JSON.stringify({ ...cfg, rope_theta: 500000 }));
+    const ck = join(full, "checkpoint-2");
+    const args = ["--data", data, "--max-seq-length", "64", "--per-device-train-batch-size", "4", "--learning-rate", "1e-3", "--logging-steps", "1", "--output-dir", full, "--max-steps", "4", "--save-steps", "2", "--save-total-limit", "2", "--resume-from-checkpoint", ck];
+    expectFailure(train(["--model", copy, ...args]), /different run: the starting model differs/);
+    // As after a kill -9 between logging steps 3-4 and checkpointing them, mid-way through a line.
+    writeFileSync(join(full, "metrics.jsonl"), readFileSync(join(full, "metrics.jsonl"), "utf8") + '{"step":5,"loss":4.5');
+    const resumed = train(["--model", MODEL, ...args]);
+    expectOk(resumed);
+    const steps = readFileSync(join(full, "metrics.jsonl"), "utf8").trim().split("\n").map((l) => JSON.parse(l).step);
+    expect(steps).toEqual([1, 2, 3, 4]);
+    expect(lastJson(resumed.stdout).train_loss).toBeCloseTo(lastJson(uninterrupted.stdout).train_loss, 10);
+  });
+
   let out = "";
   const common = () => [...small(), "--output-dir", out, "--save-steps", "2"];
   beforeAll(() => {
@@ -115,7 +152,7 @@ describe("faults", () => {
   it("a full disk while writing a checkpoint leaves the earlier checkpoint intact and names the path", () => {
     const out = join(tmp, "enospc");
     const r = train([...small(), "--output-dir", out, "--max-steps", "4", "--save-steps", "2", "--save-total-limit", "1"], diskFull("checkpoint-4"));
-    expectFailure(r, /cannot write .*checkpoint-4.*: no space left on device \(ENOSPC\)/);
+    expectFailure(r, /cannot write .*checkpoint-4\/[\w.]+: no space left on device \(ENOSPC\); the last complete checkpoint is .*checkpoint-2: resume with --resume-from-checkpoint/);
     expect(existsSync(join(out, "checkpoint-2", "trainer_state.json"))).toBe(true);
     expect(readdirSync(out).filter((f) => /\.(tmp|old)-/.test(f))).toEqual([]);
   });

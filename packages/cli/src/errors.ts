@@ -2,7 +2,8 @@
  * CLI failure reporting: every error path ends here, as one line `ortrl: error: MESSAGE` on stderr
  * and a documented exit code:
  *   1   runtime failure (bad data or model, diverged training, file-system failure, ...)
- *   2   usage error (bad flags, options, config files, output directory choice)
+ *   2   usage error (bad flags, options, config files, output directory choice, resuming a
+ *       checkpoint with other settings)
  *   130 / 143  stopped by SIGINT (Ctrl-C) / SIGTERM (after saving a checkpoint; see train-common.ts)
  * Messages come from the library's errors, which name the file, line/record and field; a Node
  * file-system error that reaches here unwrapped is named by its path with the errno in words.
@@ -14,7 +15,7 @@ export class UsageError extends Error {
   override name = "UsageError";
 }
 
-const USAGE_ERRORS = new Set(["UsageError", "ConfigError", "OutputDirError"]);
+const USAGE_ERRORS = new Set(["UsageError", "ConfigError", "OutputDirError", "ResumeMismatchError"]);
 
 /** Exit code for an error (see the file comment). */
 export function exitCodeOf(e: unknown): number {

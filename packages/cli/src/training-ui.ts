@@ -1,7 +1,8 @@
 /**
  * What the CLI shows and writes while training: a cli-progress bar on stderr (loss, learning rate,
  * tokens/s; silent when stderr is not a terminal) and `outputDir/metrics.jsonl`, one JSON object per
- * logged step and per evaluation (appended, so a resumed run continues the file). A metrics line that
+ * logged step and per evaluation (appended, so a resumed run continues the file, after dropping the
+ * lines of steps past its checkpoint — also from GRPO's completions.jsonl). A metrics line that
  * cannot be written (no space, read-only, ...) is reported once to `onWriteFailure` as a
  * FileSystemError naming the file, and no further lines are attempted.
  */
@@ -9,7 +10,7 @@ import { appendFileSync, mkdirSync } from "node:fs";
 import { join } from "node:path";
 import cliProgress from "cli-progress";
 import type { Subscription } from "rxjs";
-import { type TrainerEvents, withFsContext } from "@ortrl/core";
+import { type TrainerEvents, reconcileStepLog, withFsContext } from "@ortrl/core";
 
 export function attachTrainingUi(events: TrainerEvents, outputDir: string, onWriteFailure: (e: Error) => void): Subscription {
   const metricsFile = join(outputDir, "metrics.jsonl");
@@ -36,6 +37,15 @@ export function attachTrainingUi(events: TrainerEvents, outputDir: string, onWri
   return events.events$.subscribe((e) => {
     switch (e.type) {
       case "train_begin":
+        // A resumed run rewrites the steps after its checkpoint: drop them (and a torn last line) first.
+        if (e.startStep > 0) {
+          try {
+            for (const f of [metricsFile, join(outputDir, "completions.jsonl")]) reconcileStepLog(f, e.startStep);
+          } catch (err) {
+            failed = true;
+            onWriteFailure(err as Error);
+          }
+        }
         bar.start(e.maxSteps, e.startStep, { loss: "-", lr: "-", tps: "-", extra: "" });
         started = true;
         break;

@@ -73,6 +73,8 @@ export * from "./train/checkpoint.js";
 export * from "./train/run-fingerprint.js";
 export * from "./train/disk-space.js";
 export * from "./train/output-dir.js";
+export * from "./train/step-log.js";
+export * from "./train/file-args.js";
 export * from "./train/optimizer-factory.js";
 export * from "./train/trainer.js";
 export * from "./train/plugin.js";

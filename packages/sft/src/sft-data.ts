@@ -93,7 +93,7 @@ export function buildSftDataset(tok: TokenizerLike, records: readonly SourcedRec
   if (kept.length === 0) {
     throw new Error(
       `${files}: no ${what} record has a token to train on after loss masking and truncation to ${opts.maxLength} tokens ` +
-        `(${stats.skipped} of ${stats.records} records fully masked); check completionOnlyLoss / assistantOnlyLoss and maxSeqLength`,
+        `(${stats.skipped} of ${stats.records} records fully masked); check --completion-only-loss / --assistant-only-loss and --max-seq-length`,
     );
   }
   if (stats.skipped > 0) {

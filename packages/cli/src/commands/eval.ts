@@ -32,6 +32,7 @@ export function evalCommand(): Command {
       const tok = m.tokenizer;
       if (!tok) throw new Error(`${flags.model}: no tokenizer.json`);
       const maxLen = Math.min(flags.maxLength ?? m.config.maxPositionEmbeddings, m.config.maxPositionEmbeddings);
+      if (flags.maxLength !== undefined && flags.maxLength > maxLen) process.emitWarning(`--max-length ${flags.maxLength} is longer than the model's context (max_position_embeddings ${maxLen}); using ${maxLen}`, { code: "ORTRL_EVAL_MAX_LENGTH" });
       const truncated: number[] = [];
       const seqs = kept.map((t) => {
         const r = encodeLong(tok, t.text, { bos: true, maxTokens: maxLen });

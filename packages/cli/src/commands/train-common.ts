@@ -22,6 +22,8 @@ import {
   boolField,
   completeOutputDir,
   createTrainingContainer,
+  filesNamedBy,
+  lockOutputDir,
   enumField,
   intField,
   loadPretrained,
@@ -81,9 +83,22 @@ export async function runTraining<C extends TrainingArguments>(plugin: MethodPlu
   const o = options as Record<string, unknown> & { model?: string; adapter?: string | null; device?: "cpu" | "cuda"; threads?: number | null; overwriteOutputDir?: boolean };
   if (!o.model) throw new UsageError(`--model is required (${source})`);
   if (typeof o.outputDir !== "string") throw new UsageError(`--output-dir is required (${source})`);
+  // Signals from here on stop the run cleanly (before training starts: nothing is trained).
+  const stop = new AbortController();
+  const signals = handleStopSignals(stop);
+  try {
+    await train(plugin, options, source, stop, signals);
+  } finally {
+    signals.dispose();
+  }
+}
+
+async function train<C extends TrainingArguments>(plugin: MethodPlugin<C>, options: Record<string, unknown>, source: string, stop: AbortController, signals: StopSignals): Promise<void> {
+  const o = options as Record<string, unknown> & { model: string; adapter?: string | null; device?: "cpu" | "cuda"; threads?: number | null; overwriteOutputDir?: boolean };
   const methodOptions = Object.fromEntries(Object.entries(options).filter(([k]) => !RUN_KEYS.includes(k) && !LORA_KEYS.includes(k)));
   const config = plugin.resolve(methodOptions as Partial<C> & { outputDir: string }, source, source === "command line" ? "flag" : "snake");
   const lora = loraConfigFromOptions(options as Partial<LoraOptions>);
+  if (o.adapter && lora) throw new UsageError(`--adapter ${o.adapter} continues an existing adapter with its own LoRA config; drop the LoRA options (--lora-r, --lora-alpha, --target-modules, ...)`);
   const runtime = new Runtime({ executionProvider: o.device ?? "cpu", intraOpNumThreads: o.threads ?? undefined });
   const model = await loadPretrained(o.model, runtime);
   const policy = CausalLmPolicy.fromPretrained(model, lora, config.seed, { adapterDir: o.adapter ?? null });
@@ -93,16 +108,17 @@ export async function runTraining<C extends TrainingArguments>(plugin: MethodPlu
     process.emitWarning("--eval-steps is set but there is no evaluation data (--eval-data or --eval-holdout): nothing will be evaluated");
   }
   const inputs = [{ what: "--model", path: o.model }, ...(o.adapter ? [{ what: "--adapter", path: o.adapter }] : [])];
-  prepareOutputDir(config.outputDir, { resuming: config.resumeFromCheckpoint !== null, overwrite: o.overwriteOutputDir === true, inputs });
+  const inputFiles = filesNamedBy(config).map((f) => ({ what: `--${f.key.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`, path: f.path }));
+  const overwrite = o.overwriteOutputDir === true;
+  prepareOutputDir(config.outputDir, { resumeFrom: config.resumeFromCheckpoint, overwrite, inputs, inputFiles });
+  lockOutputDir(config.outputDir);
   const trainer = container.get<Trainer>(TrainerToken);
-  const stop = new AbortController();
   // A metrics.jsonl that cannot be written stops the run like Ctrl-C (checkpoint), then fails.
   let writeFailure: Error | null = null;
   const sub = attachTrainingUi(container.get<TrainerEvents>(TrainerEvents), config.outputDir, (e) => {
     writeFailure ??= e;
     stop.abort();
   });
-  const signals = handleStopSignals(stop);
   try {
     const result = await trainer.run({ signal: stop.signal });
     if (writeFailure) {
@@ -121,22 +137,28 @@ export async function runTraining<C extends TrainingArguments>(plugin: MethodPlu
       process.exitCode = signals.exitCode();
       return;
     }
-    completeOutputDir(config.outputDir);
+    completeOutputDir(config.outputDir, overwrite);
     process.stdout.write(JSON.stringify(summary) + "\n");
   } finally {
-    signals.dispose();
     sub.unsubscribe();
   }
 }
 
+const STOP_SIGNALS: NodeJS.Signals[] = ["SIGINT", "SIGTERM", "SIGHUP"];
+
+interface StopSignals {
+  exitCode(): number;
+  dispose(): void;
+}
+
 /**
- * Ctrl-C (SIGINT) and SIGTERM (what schedulers and containers send) stop the run after the current
- * optimizer step, which saves a checkpoint to resume from; the exit code is then 128 + the signal
- * (130, 143). A second signal exits at once without saving the step in progress.
+ * Ctrl-C (SIGINT), SIGTERM (what schedulers and containers send) and SIGHUP (a closed terminal) stop
+ * the run after the current optimizer step, which saves a checkpoint to resume from; the exit code is
+ * then 128 + the signal (130, 143, 129). A second signal exits at once without saving the step in progress.
  */
-function handleStopSignals(stop: AbortController): { exitCode(): number; dispose(): void } {
+function handleStopSignals(stop: AbortController): StopSignals {
   let first: NodeJS.Signals | null = null;
-  const code = (s: NodeJS.Signals) => (s === "SIGTERM" ? 143 : 130);
+  const code = (s: NodeJS.Signals) => ({ SIGTERM: 143, SIGHUP: 129 })[s as string] ?? 130;
   const on = (signal: NodeJS.Signals) => {
     if (first) {
       process.stderr.write(`ortrl: ${signal} again: exiting without saving the step in progress\n`);
@@ -146,13 +168,11 @@ function handleStopSignals(stop: AbortController): { exitCode(): number; dispose
     stop.abort();
     process.stderr.write(`ortrl: ${signal === "SIGINT" ? "Ctrl-C" : signal}: stopping after the current step (${signal === "SIGINT" ? "Ctrl-C" : signal} again to exit at once)\n`);
   };
-  process.on("SIGINT", on);
-  process.on("SIGTERM", on);
+  for (const s of STOP_SIGNALS) process.on(s, on);
   return {
     exitCode: () => code(first ?? "SIGINT"),
     dispose: () => {
-      process.off("SIGINT", on);
-      process.off("SIGTERM", on);
+      for (const s of STOP_SIGNALS) process.off(s, on);
     },
   };
 }

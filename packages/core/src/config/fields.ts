@@ -47,7 +47,7 @@ const toNumber = (raw: string): unknown => {
 };
 
 function numberType(rangeMsg: string, ok: (v: number) => boolean): z.ZodType<number> {
-  const rangeErr = (input: unknown) => `${rangeMsg}, got ${show(input)}`;
+  const rangeErr = (input: unknown) => (input === Infinity || input === -Infinity ? `must be a finite number, got ${show(input)}` : `${rangeMsg}, got ${show(input)}`);
   return z
     .number({ error: (i) => (typeof i.input === "number" ? rangeErr(i.input) : `must be a number, got ${wrong(i.input)}`) })
     .refine(ok, { error: (i) => rangeErr(i.input) });
@@ -74,17 +74,19 @@ export function numberField(def: number, doc: string, range: { min?: number; gt?
 }
 
 /**
- * An integer field: { min: 1 } "a positive integer", { min: 0 } "a non-negative integer", { min: k }
- * "an integer >= k", {} "an integer"; `orMinusOne` also accepts -1 ("a positive integer or -1").
+ * An integer field (at most 2^53 - 1, or `max`: "... up to max"): { min: 1 } "a positive integer",
+ * { min: 0 } "a non-negative integer", { min: k } "an integer >= k", {} "an integer"; `orMinusOne`
+ * also accepts -1 ("a positive integer or -1").
  */
-export function intField(def: number, doc: string, opts: { min?: number; orMinusOne?: boolean } = {}, extra: Extra = {}): FieldSpec<number> {
-  const { min, orMinusOne } = opts;
+export function intField(def: number, doc: string, opts: { min?: number; max?: number; orMinusOne?: boolean } = {}, extra: Extra = {}): FieldSpec<number> {
+  const { min, max, orMinusOne } = opts;
   let what = "an integer";
   if (min === 1) what = "a positive integer";
   else if (min === 0) what = "a non-negative integer";
   else if (min !== undefined) what = `an integer >= ${min}`;
+  if (max !== undefined) what += ` up to ${max}`;
   if (orMinusOne) what += " or -1";
-  const ok = (v: number) => Number.isInteger(v) && ((min === undefined || v >= min) || (orMinusOne === true && v === -1));
+  const ok = (v: number) => Number.isSafeInteger(v) && (max === undefined || v <= max) && ((min === undefined || v >= min) || (orMinusOne === true && v === -1));
   return { type: numberType(`must be ${what}`, ok), default: def, doc, arity: "value", fromString: toNumber, placeholder: "n", ...extra };
 }
 
@@ -135,9 +137,9 @@ export function enumField<const V extends readonly [string, ...string[]]>(values
 
 /** A list of non-empty strings; a single string is read as a one-entry list. `min` = required entries. */
 export function stringListField(def: string[], doc: string, opts: { min?: number; what?: string } = {}, extra: Extra = {}): FieldSpec<string[]> {
-  const what = opts.what ?? "a list of non-empty strings";
+  const what = opts.what ? `a list of ${opts.what} names (non-empty strings)` : "a list of non-empty strings";
   const type = z
-    .preprocess((v) => (typeof v === "string" ? [v] : v), z.array(z.string().min(1), { error: () => `must be ${what}` }), )
+    .preprocess((v) => (typeof v === "string" ? [v] : v), z.array(z.string().min(1), { error: (i) => `must be ${what}, got ${wrong(i.input)}` }))
     .refine((a) => a.length >= (opts.min ?? 0), { error: () => (opts.min === 1 ? `must list at least one ${opts.what ?? "entry"}` : `must list at least ${opts.min} entries`) });
   return { type: type as unknown as z.ZodType<string[]>, default: def, doc, arity: "list", fromString: (raw) => raw, placeholder: "s...", ...extra };
 }

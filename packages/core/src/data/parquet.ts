@@ -68,7 +68,7 @@ export function readParquetRecords(file: string, bytes: Uint8Array): JsonlRecord
   if ("error" in reply) throw new DataError(file, 0, `cannot read Parquet (${reply.error})`);
   if ("invalid" in reply) {
     const { row, column, bytes: b } = reply.invalid;
-    throw new DataError(file, row, `row ${row}: column '${column}': invalid UTF-8 at byte offset ${firstInvalidUtf8(b)} of the value`);
+    throw new DataError(file, 0, `row ${row}: column '${column}': invalid UTF-8 at byte offset ${firstInvalidUtf8(b)} of the value`);
   }
   return reply.rows.map((record, i) => ({ line: i + 1, where: `row ${i + 1}`, record }));
 }

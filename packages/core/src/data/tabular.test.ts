@@ -62,7 +62,7 @@ describe("Parquet", () => {
 
   it("names the row and column of invalid UTF-8, and refuses what is not Parquet", () => {
     const bad = new Uint8Array(parquetWriteBuffer({ columnData: [{ name: "text", data: [new Uint8Array([0x61]), new Uint8Array([0x62, 0xff])], type: "STRING" }] }));
-    expect(() => readRecords(file("bad.parquet", bad))).toThrow(/bad\.parquet:2: row 2: column 'text': invalid UTF-8 at byte offset 1 of the value/);
+    expect(() => readRecords(file("bad.parquet", bad))).toThrow(/bad\.parquet: row 2: column 'text': invalid UTF-8 at byte offset 1 of the value/);
     expect(() => readRecords(file("fake.parquet", "text\n"))).toThrow(/fake\.parquet: has a \.parquet name but is not Parquet data/);
     expect(() => readRecords(file("cut.parquet", table().subarray(0, 30)))).toThrow(/cut\.parquet: truncated Parquet file \(no PAR1 footer\)/);
   });

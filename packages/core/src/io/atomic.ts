@@ -6,8 +6,8 @@
  * Failures are {@link FileSystemError}s naming the path (errno in words).
  */
 import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readdirSync, renameSync, rmSync, writeSync } from "node:fs";
-import { dirname, join } from "node:path";
-import { withFsContext } from "./fs-errors.js";
+import { dirname, join, sep } from "node:path";
+import { FileSystemError, withFsContext } from "./fs-errors.js";
 
 /** Bytes per write call (writeSync cannot take more than 2 GiB at once). */
 const IO_CHUNK_BYTES = 1 << 30;
@@ -35,7 +35,7 @@ export function writeFileAtomic(path: string, data: string | Uint8Array): void {
       }
       renameSync(tmp, path);
     } catch (e) {
-      rmSync(tmp, { force: true });
+      removeQuietly(tmp);
       throw e;
     }
   });
@@ -54,30 +54,54 @@ export function writeJsonAtomic(path: string, value: unknown): void {
  */
 export async function writeDirAtomic(dir: string, fill: (tmpDir: string) => Promise<void> | void): Promise<void> {
   const tmp = `${dir}.tmp-${process.pid}`;
-  rmSync(tmp, { recursive: true, force: true });
-  withFsContext("create directory", tmp, () => mkdirSync(tmp, { recursive: true }));
+  removeQuietly(tmp);
+  withFsContext("create directory", dir, () => mkdirSync(tmp, { recursive: true }));
   try {
-    await fill(tmp);
+    try {
+      await fill(tmp);
+    } catch (e) {
+      throw renamePath(e, tmp, dir);
+    }
     if (existsSync(dir)) {
       const old = `${dir}.old-${process.pid}`;
       withFsContext("replace", dir, () => {
         renameSync(dir, old);
         renameSync(tmp, dir);
       });
-      rmSync(old, { recursive: true, force: true });
+      removeQuietly(old);
     } else {
       withFsContext("create", dir, () => renameSync(tmp, dir));
     }
   } catch (e) {
-    rmSync(tmp, { recursive: true, force: true });
+    removeQuietly(tmp);
     throw e;
   }
 }
 
-const TEMPORARY = /^(.+)\.(tmp|old|del)-(\d+)$/;
+/** rm -rf that never throws: cleanup must not hide the error that made it necessary. */
+export function removeQuietly(path: string): void {
+  try {
+    rmSync(path, { recursive: true, force: true });
+  } catch {
+    // left for removeStaleTemporaries
+  }
+}
 
-/** Whether process `pid` is alive (signal 0 probes without sending anything). */
-function alive(pid: number): boolean {
+/** A FileSystemError about a file under `from` re-aimed at the same file under `to` (the name the user will look for). */
+export function renamePath(e: unknown, from: string, to: string): unknown {
+  if (e instanceof FileSystemError && (e.path === from || e.path.startsWith(from + sep))) return new FileSystemError(e.action, to + e.path.slice(from.length), e.code, e.cause);
+  return e;
+}
+
+/**
+ * Leftovers of ortrl's own writes: a checkpoint or the final-model staging directory, or a file ortrl
+ * writes atomically into an output directory, with a `.tmp-PID`, `.old-PID` or `.del-PID` suffix.
+ * Anything else (a user's `notes.tmp-2024`) is never touched.
+ */
+const TEMPORARY = /^(checkpoint-\d+|final-model|[\w.-]+\.(?:safetensors|json|jsonl|jinja))\.(tmp|old|del)-(\d+)$/;
+
+/** Whether process `pid` is alive (signal 0 probes without sending anything); false for this process. */
+export function isAlive(pid: number): boolean {
   if (pid === process.pid) return false; // nothing of ours is in flight when a run starts
   try {
     process.kill(pid, 0);
@@ -88,7 +112,8 @@ function alive(pid: number): boolean {
 }
 
 /**
- * Cleans what an interrupted process left in `dir` (one level): `X.tmp-PID` (a half-written file or
+ * Cleans what an interrupted ortrl process left in `dir` (one level; only ortrl's own names, see
+ * TEMPORARY): `X.tmp-PID` (a half-written file or
  * directory) and `X.del-PID` (a directory being deleted) are removed; `X.old-PID` (a complete directory caught between the two renames of
  * {@link writeDirAtomic}) is renamed back to `X` when `X` is missing, removed otherwise. Entries of
  * live processes are left alone.
@@ -99,7 +124,7 @@ export function removeStaleTemporaries(dir: string): string[] {
   const done: string[] = [];
   for (const name of readdirSync(dir)) {
     const m = TEMPORARY.exec(name);
-    if (!m || alive(Number(m[3]))) continue;
+    if (!m || isAlive(Number(m[3]))) continue;
     const path = join(dir, name);
     const target = join(dir, m[1]!);
     if (m[2] === "old" && !existsSync(target)) {

@@ -79,7 +79,8 @@ function readPeftConfigFile(dir: string): PeftConfigFile {
   } catch (e) {
     throw new Error(`${path}: invalid JSON (${(e as Error).message})`);
   }
-  if (j.peft_type !== "LORA") throw new Error(`${path}: peft_type '${j.peft_type}' is not supported (expected "LORA")`);
+  if (j.peft_type === undefined) throw new Error(`${path}: no 'peft_type' field (expected "LORA")`);
+  if (j.peft_type !== "LORA") throw new Error(`${path}: peft_type ${JSON.stringify(j.peft_type)} is not supported (expected "LORA")`);
   if (j.use_dora) throw new Error(`${path}: use_dora adapters are not supported`);
   if (j.fan_in_fan_out) throw new Error(`${path}: fan_in_fan_out adapters are not supported`);
   if (typeof j.r !== "number") throw new Error(`${path}: field 'r' must be a number`);

@@ -120,7 +120,7 @@ describe("Tokenizer: Llama-2", () => {
   it("has no chat template: throws, or renders one passed in", () => {
     expect(tok.chatTemplate).toBeNull();
     const msgs: ChatMessage[] = [{ role: "user", content: "Hi" }];
-    expect(() => tok.applyChatTemplate(msgs)).toThrow(`tokenizer at ${LLAMA2} has no chat_template; pass chatTemplate`);
+    expect(() => tok.applyChatTemplate(msgs)).toThrow(`tokenizer at ${LLAMA2} has no chat_template; pass --chat-template FILE (chat_template in a config file)`);
     const t = "{{ bos_token }}{% for m in messages %}[INST] {{ m['content'] }} [/INST]{% endfor %}{% if add_generation_prompt %}>{% endif %}";
     expect(tok.applyChatTemplate(msgs, { chatTemplate: t, addGenerationPrompt: true })).toBe("<s>[INST] Hi [/INST]>");
   });

@@ -378,10 +378,10 @@ export class Tokenizer implements TokenizerLike {
     return this.hf.id_to_token(id) ?? null;
   }
 
-  /** @throws Error "tokenizer at DIR has no chat_template; pass chatTemplate" when neither is available. */
+  /** @throws Error "tokenizer at DIR has no chat_template; pass --chat-template (chat_template)" when neither is available. */
   applyChatTemplate(messages: readonly ChatMessage[], opts: ChatTemplateOptions = {}): string {
     const template = opts.chatTemplate ?? this.chatTemplate;
-    if (template === null) throw new Error(`tokenizer at ${this.source} has no chat_template; pass chatTemplate`);
+    if (template === null) throw new Error(`tokenizer at ${this.source} has no chat_template; pass --chat-template FILE (chat_template in a config file)`);
     return renderChatTemplate(template, messages, this.specialTokensForTemplate(), opts);
   }
 

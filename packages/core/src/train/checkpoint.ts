@@ -7,9 +7,9 @@
  * new one is complete.
  */
 import { existsSync, mkdirSync, readFileSync, readdirSync, renameSync, rmSync } from "node:fs";
-import { join } from "node:path";
-import { writeDirAtomic, writeJsonAtomic } from "../io/atomic.js";
-import { FileSystemError, withFsContext } from "../io/fs-errors.js";
+import { basename, join, resolve } from "node:path";
+import { removeQuietly, renamePath, writeDirAtomic, writeJsonAtomic } from "../io/atomic.js";
+import { withFsContext } from "../io/fs-errors.js";
 import type { RunFingerprint } from "./run-fingerprint.js";
 import { SafetensorsFile, writeSafetensors } from "../io/safetensors.js";
 import type { Optimizer } from "../optim/optimizer.js";
@@ -29,6 +29,8 @@ export interface TrainerState {
   log_history: Record<string, number>[];
   /** What a resuming run must agree with (absent in checkpoints of older versions). */
   ortrl_fingerprint?: RunFingerprint;
+  /** Sum of the step losses so far, so that train_loss of a resumed run covers every step. */
+  ortrl_train_loss_sum?: number;
 }
 
 export const TRAINER_STATE_FILE = "trainer_state.json";
@@ -70,20 +72,18 @@ const CONFIG_FILES = new Set(["config.json", "adapter_config.json"]);
  */
 export async function saveFinalModel(outputDir: string, policy: Policy): Promise<void> {
   const stage = join(outputDir, `final-model.tmp-${process.pid}`);
-  rmSync(stage, { recursive: true, force: true });
-  withFsContext("create directory", stage, () => mkdirSync(stage, { recursive: true }));
+  removeQuietly(stage);
+  withFsContext("create directory", outputDir, () => mkdirSync(stage, { recursive: true }));
   try {
     try {
       await policy.save(stage);
     } catch (e) {
-      // Name the file the user will look for, not the temporary one.
-      if (e instanceof FileSystemError && e.path.startsWith(stage)) throw new FileSystemError(e.action, join(outputDir, e.path.slice(stage.length + 1)), e.code, e.cause);
-      throw e;
+      throw renamePath(e, stage, outputDir); // name the file the user will look for, not the temporary one
     }
     const files = readdirSync(stage).sort((a, b) => Number(CONFIG_FILES.has(a)) - Number(CONFIG_FILES.has(b)));
     for (const f of files) withFsContext("write", join(outputDir, f), () => renameSync(join(stage, f), join(outputDir, f)));
   } finally {
-    rmSync(stage, { recursive: true, force: true });
+    removeQuietly(stage);
   }
 }
 
@@ -111,7 +111,13 @@ export function readCheckpoint(dir: string): { state: TrainerState; optimizer: {
   } catch (e) {
     throw new Error(`${statePath}: invalid JSON (${(e as Error).message})`);
   }
-  if (typeof state.global_step !== "number") throw new Error(`${statePath}: field 'global_step' must be a number`);
+  if (!Number.isSafeInteger(state.global_step) || state.global_step < 1) throw new Error(`${statePath}: field 'global_step' must be an integer >= 1, got ${JSON.stringify(state.global_step)}`);
+  const named = /^checkpoint-(\d+)$/.exec(basename(resolve(dir)));
+  if (named && Number(named[1]) !== state.global_step) throw new Error(`${statePath}: field 'global_step' is ${state.global_step} but the directory is ${named[0]}`);
+  for (const k of ["num_input_tokens_seen", "epoch"] as const) {
+    if (typeof state[k] !== "number" || !Number.isFinite(state[k]) || state[k] < 0) throw new Error(`${statePath}: field '${k}' must be a number >= 0, got ${JSON.stringify(state[k])}`);
+  }
+  if (!Array.isArray(state.log_history)) throw new Error(`${statePath}: field 'log_history' must be an array`);
   const optPath = join(dir, OPTIMIZER_FILE);
   if (!existsSync(optPath)) throw new Error(`${dir}: no ${OPTIMIZER_FILE}`);
   const st = SafetensorsFile.open(optPath);

@@ -1,45 +1,75 @@
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { describe, expect, it } from "vitest";
-import { OutputDirError, completeOutputDir, prepareOutputDir } from "./output-dir.js";
+import { describe, expect, it, vi } from "vitest";
+import { OutputDirError, completeOutputDir, lockOutputDir, prepareOutputDir } from "./output-dir.js";
 
 const run = () => {
   const dir = mkdtempSync(join(tmpdir(), "ortrl-outdir-"));
   mkdirSync(join(dir, "checkpoint-2"));
   writeFileSync(join(dir, "checkpoint-2", "trainer_state.json"), "{}");
-  writeFileSync(join(dir, "model.safetensors"), "weights");
+  for (const f of ["model.safetensors", "config.json", "tokenizer.json"]) writeFileSync(join(dir, f), f);
   writeFileSync(join(dir, "metrics.jsonl"), "{}\n");
   writeFileSync(join(dir, "notes.txt"), "mine");
   return dir;
 };
+const fresh = { resumeFrom: null, inputs: [] };
+const quiet = () => vi.spyOn(process, "emitWarning").mockImplementation(() => {});
 
 describe("prepareOutputDir", () => {
-  it("refuses an earlier run without overwrite, and moves it aside (not deleting) with overwrite", () => {
+  it("refuses an earlier run without overwrite, and moves all of it aside (not deleting) with overwrite", () => {
+    const w = quiet();
     const dir = run();
-    expect(() => prepareOutputDir(dir, { resuming: false, overwrite: false, inputs: [] })).toThrow(OutputDirError);
-    const aside = prepareOutputDir(dir, { resuming: false, overwrite: true, inputs: [] })!;
+    expect(() => prepareOutputDir(dir, { ...fresh, overwrite: false })).toThrow(OutputDirError);
+    const aside = prepareOutputDir(dir, { ...fresh, overwrite: true })!;
     expect(aside).toBe(join(dir, "ortrl-previous-run-1"));
-    expect(readFileSync(join(aside, "model.safetensors"), "utf8")).toBe("weights");
+    expect(readdirSync(aside).sort()).toEqual(["checkpoint-2", "config.json", "metrics.jsonl", "model.safetensors", "tokenizer.json"]);
     expect(readdirSync(dir).sort()).toEqual(["notes.txt", "ortrl-previous-run-1"]); // the user's own file stays
-    // A second replacement before the first completed keeps both.
+    // What was moved aside still counts as a run: a plain run is refused, and never deletes it.
+    expect(() => prepareOutputDir(dir, { ...fresh, overwrite: false })).toThrow(/already holds a training run \(ortrl-previous-run-1\)/);
+    expect(completeOutputDir(dir, false)).toEqual([]);
+    expect(existsSync(aside)).toBe(true);
+    // A second replacement before the first completed keeps both; a completed overwrite removes them.
     writeFileSync(join(dir, "metrics.jsonl"), "{}\n");
-    expect(prepareOutputDir(dir, { resuming: false, overwrite: true, inputs: [] })).toBe(join(dir, "ortrl-previous-run-2"));
-    expect(completeOutputDir(dir)).toHaveLength(2);
+    expect(prepareOutputDir(dir, { ...fresh, overwrite: true })).toBe(join(dir, "ortrl-previous-run-2"));
+    expect(completeOutputDir(dir, true)).toHaveLength(2);
     expect(readdirSync(dir)).toEqual(["notes.txt"]);
+    w.mockRestore();
   });
 
-  it("refuses an output dir that is or contains an input; a resumed run keeps its files", () => {
+  it("resuming: a checkpoint of the directory itself, or another run only with overwrite", () => {
     const dir = run();
-    expect(() => prepareOutputDir(dir, { resuming: false, overwrite: true, inputs: [{ what: "--model", path: dir }] })).toThrow(/is the input of --model/);
-    expect(() => prepareOutputDir(dir, { resuming: true, overwrite: false, inputs: [{ what: "--adapter", path: join(dir, "checkpoint-2") }] })).toThrow(/contains the input of --adapter/);
-    expect(prepareOutputDir(join(dir, "sub"), { resuming: false, overwrite: false, inputs: [{ what: "--model", path: dir }] })).toBeNull();
-    expect(prepareOutputDir(dir, { resuming: true, overwrite: false, inputs: [] })).toBeNull();
+    expect(prepareOutputDir(dir, { resumeFrom: join(dir, "checkpoint-2"), overwrite: false, inputs: [] })).toBeNull();
     expect(existsSync(join(dir, "model.safetensors"))).toBe(true);
+    expect(() => prepareOutputDir(dir, { resumeFrom: join(run(), "checkpoint-2"), overwrite: false, inputs: [] })).toThrow(/is not one of its checkpoints: pass --overwrite-output-dir/);
   });
 
-  it("refuses a file", () => {
+  it("refuses an output dir that is or contains an input, and moving aside an input file", () => {
     const dir = run();
-    expect(() => prepareOutputDir(join(dir, "notes.txt"), { resuming: false, overwrite: false, inputs: [] })).toThrow(/is a file, expected a directory/);
+    expect(() => prepareOutputDir(dir, { ...fresh, overwrite: true, inputs: [{ what: "--model", path: dir }] })).toThrow(/is the input of --model/);
+    expect(() => prepareOutputDir(dir, { resumeFrom: null, overwrite: false, inputs: [{ what: "--adapter", path: join(dir, "checkpoint-2") }] })).toThrow(/contains the input of --adapter/);
+    expect(prepareOutputDir(join(dir, "sub"), { resumeFrom: null, overwrite: false, inputs: [{ what: "--model", path: dir }] })).toBeNull();
+    const data = { what: "--data", path: join(dir, "metrics.jsonl") };
+    expect(() => prepareOutputDir(dir, { ...fresh, overwrite: true, inputFiles: [data] })).toThrow(/--data .*metrics\.jsonl is part of the earlier run .* copy it elsewhere first/);
+    expect(readFileSync(join(dir, "model.safetensors"), "utf8")).toBe("model.safetensors");
+  });
+
+  it("refuses a file, or a directory under a file", () => {
+    const dir = run();
+    expect(() => prepareOutputDir(join(dir, "notes.txt"), { ...fresh, overwrite: false })).toThrow(/is a file, expected a directory/);
+    expect(() => prepareOutputDir(join(dir, "notes.txt", "out"), { ...fresh, overwrite: false })).toThrow(/cannot be created: .*notes\.txt is a file/);
+  });
+});
+
+describe("lockOutputDir", () => {
+  it("one run at a time; a dead process's lock is taken over", () => {
+    const dir = mkdtempSync(join(tmpdir(), "ortrl-lock-"));
+    writeFileSync(join(dir, ".ortrl-lock"), `${process.ppid}\n`); // a live process
+    expect(() => lockOutputDir(dir)).toThrow(new RegExp(`in use by another run \\(process ${process.ppid}`));
+    writeFileSync(join(dir, ".ortrl-lock"), "4194305\n"); // above pid_max: gone
+    const release = lockOutputDir(dir);
+    expect(readFileSync(join(dir, ".ortrl-lock"), "utf8").trim()).toBe(String(process.pid));
+    release();
+    expect(existsSync(join(dir, ".ortrl-lock"))).toBe(false);
   });
 });

@@ -1,29 +1,56 @@
 /**
  * The output directory of a run, handled so that nothing a user has is destroyed before its
  * replacement is complete:
- * - a directory holding an earlier run is refused unless `overwrite`; then the earlier run's files are
- *   moved aside into `ortrl-previous-run-N/` inside it (a rename: nothing is copied or deleted) and
- *   removed only when the new run completes ({@link completeOutputDir}); a run that fails or is
+ * - a directory holding an earlier run (its checkpoints, logs or model files, or an earlier run moved
+ *   aside) is refused unless `overwrite`; then the earlier run's files are moved into
+ *   `ortrl-previous-run-N/` inside it (a rename: nothing is copied or deleted) and removed only when a
+ *   run started with `overwrite` completes ({@link completeOutputDir}); a run that fails or is
  *   interrupted leaves them where the warning said;
- * - an output directory that is, or contains, an input (the model or adapter being trained) is refused.
+ * - a resumed run must resume a checkpoint of that directory (or `overwrite` it);
+ * - an output directory that is, or contains, an input directory (the model or adapter being trained)
+ *   is refused, and so is moving aside an input file (e.g. a completions.jsonl used as data);
+ * - one run at a time: `.ortrl-lock` holds the pid of the run using the directory.
  */
-import { accessSync, constants, existsSync, mkdirSync, readdirSync, realpathSync, renameSync, rmSync, statSync } from "node:fs";
+import { accessSync, constants, existsSync, mkdirSync, openSync, readFileSync, readdirSync, realpathSync, renameSync, rmdirSync, rmSync, statSync, writeSync, closeSync } from "node:fs";
 import { dirname, isAbsolute, join, relative, resolve, sep } from "node:path";
-import { withFsContext } from "../io/fs-errors.js";
+import { FileSystemError, withFsContext } from "../io/fs-errors.js";
+import { isAlive } from "../io/atomic.js";
 
 /** A problem with the output directory the caller can fix by choosing other options (a usage error). */
 export class OutputDirError extends Error {
   override name = "OutputDirError";
 }
 
-/** Names of a run's outputs in its output directory. */
-const RUN_FILES = ["metrics.jsonl", "completions.jsonl", "model.safetensors", "model.safetensors.index.json", "adapter_model.safetensors", "adapter_config.json", "reference_logps.safetensors"];
+/** Names of a run's outputs in its output directory: logs, model and adapter files, tokenizer files. */
+export const RUN_FILES: readonly string[] = [
+  "metrics.jsonl",
+  "completions.jsonl",
+  "reference_logps.safetensors",
+  "model.safetensors",
+  "model.safetensors.index.json",
+  "adapter_model.safetensors",
+  "adapter_config.json",
+  "config.json",
+  "generation_config.json",
+  "tokenizer.json",
+  "tokenizer_config.json",
+  "special_tokens_map.json",
+  "chat_template.jinja",
+];
+const RUN_ENTRY = /^(checkpoint-\d+|model-\d+-of-\d+\.safetensors)$/;
 const PREVIOUS = /^ortrl-previous-run-(\d+)$/;
+const LOCK = ".ortrl-lock";
 
-/** Files and folders of an earlier run in `dir` (checkpoints, metrics, model files). */
+/** Files and folders of an earlier run in `dir` (checkpoints, logs, model files), without runs moved aside. */
 export function earlierRunFiles(dir: string): string[] {
   if (!existsSync(dir)) return [];
-  return readdirSync(dir).filter((f) => /^checkpoint-\d+$/.test(f) || RUN_FILES.includes(f) || /^model-\d+-of-\d+\.safetensors$/.test(f));
+  return readdirSync(dir).filter((f) => RUN_ENTRY.test(f) || RUN_FILES.includes(f));
+}
+
+/** Earlier runs moved aside by --overwrite-output-dir (`ortrl-previous-run-N`). */
+export function previousRuns(dir: string): string[] {
+  if (!existsSync(dir)) return [];
+  return readdirSync(dir).filter((f) => PREVIOUS.test(f));
 }
 
 /** The real path of `p`, or its absolute path when it does not exist. */
@@ -42,54 +69,116 @@ function within(inner: string, outer: string): boolean {
 }
 
 export interface PrepareOutputDirOptions {
-  /** The run continues a checkpoint (its files stay where they are). */
-  resuming: boolean;
+  /** The checkpoint the run continues (--resume-from-checkpoint), or null. */
+  resumeFrom: string | null;
   /** An earlier run's files may be moved aside (--overwrite-output-dir). */
   overwrite: boolean;
-  /** Directories the run reads and must not write into: `{ what: "--model", path }`. */
+  /** Directories the run reads; the output directory must neither be nor contain them: `{ what: "--model", path }`. */
   inputs: { what: string; path: string }[];
+  /** Files the run reads (data, reward functions); they must not be part of what `overwrite` moves aside. */
+  inputFiles?: { what: string; path: string }[];
 }
 
 /**
  * Checks (and, with `overwrite`, clears by moving aside) an output directory before training, and
  * that it (or the directory it will be created in) is writable, so that a read-only place fails before
- * any work. Nothing is created.
+ * any work. Nothing is created except `ortrl-previous-run-N/` when moving.
  * @returns the directory the earlier run was moved to, or null.
- * @throws OutputDirError when `dir` is a file, is or contains an input, or holds an earlier run and
- *   neither `overwrite` nor `resuming` is set; FileSystemError when the move fails (nothing moved is lost).
+ * @throws OutputDirError when `dir` is (under) a file, is or contains an input, holds an earlier run
+ *   and `overwrite` is not set (a resumed run may continue a checkpoint of `dir` itself), or `overwrite`
+ *   would move an input file; FileSystemError when it is not writable or the move fails (nothing moved is lost).
  */
 export function prepareOutputDir(dir: string, opts: PrepareOutputDirOptions): string | null {
-  if (existsSync(dir) && !statSync(dir).isDirectory()) throw new OutputDirError(`--output-dir ${dir} is a file, expected a directory`);
+  let existing = resolve(dir);
+  while (!existsSync(existing) && dirname(existing) !== existing) existing = dirname(existing);
+  if (!statSync(existing).isDirectory()) {
+    throw new OutputDirError(existing === resolve(dir) ? `--output-dir ${dir} is a file, expected a directory` : `--output-dir ${dir} cannot be created: ${existing} is a file`);
+  }
   const out = real(dir);
   for (const input of opts.inputs) {
     if (within(real(input.path), out)) {
       throw new OutputDirError(`--output-dir ${dir} ${real(input.path) === out ? "is" : "contains"} the input of ${input.what} (${input.path}); training would write over it: choose another output directory`);
     }
   }
-  let existing = resolve(dir);
-  while (!existsSync(existing) && dirname(existing) !== existing) existing = dirname(existing);
   withFsContext(existing === resolve(dir) ? "write into" : "create", existing === resolve(dir) ? dir : `${dir} in ${existing}`, () => accessSync(existing, constants.W_OK));
-  if (opts.resuming) return null;
   const old = earlierRunFiles(dir);
-  if (!old.length) return null;
+  const previous = previousRuns(dir);
+  if (opts.resumeFrom && within(real(opts.resumeFrom), out)) return null; // continuing this directory's own run
+  if (!old.length && !previous.length) return null;
   if (!opts.overwrite) {
+    const held = [...old, ...previous];
     throw new OutputDirError(
-      `--output-dir ${dir} already holds a training run (${old.slice(0, 3).join(", ")}${old.length > 3 ? ", ..." : ""}); ` +
-        "pass --overwrite-output-dir to replace it or --resume-from-checkpoint to continue it",
+      `--output-dir ${dir} already holds a training run (${held.slice(0, 3).join(", ")}${held.length > 3 ? ", ..." : ""}); ` +
+        (opts.resumeFrom
+          ? `--resume-from-checkpoint ${opts.resumeFrom} is not one of its checkpoints: pass --overwrite-output-dir to replace it, or choose another output directory`
+          : "pass --overwrite-output-dir to replace it or --resume-from-checkpoint to continue it"),
     );
   }
-  const taken = readdirSync(dir).map((f) => PREVIOUS.exec(f)).filter((m) => m !== null).map((m) => Number(m[1]));
+  if (!old.length) return null;
+  for (const f of opts.inputFiles ?? []) {
+    const hit = old.find((o) => within(real(f.path), real(join(dir, o))));
+    if (hit) throw new OutputDirError(`${f.what} ${f.path} is part of the earlier run in ${dir} (${hit}), which --overwrite-output-dir would move aside; copy it elsewhere first`);
+  }
+  const taken = previous.map((f) => Number(PREVIOUS.exec(f)![1]));
   const aside = join(dir, `ortrl-previous-run-${Math.max(0, ...taken) + 1}`);
   withFsContext("create directory", aside, () => mkdirSync(aside));
   for (const f of old) withFsContext("move", join(dir, f), () => renameSync(join(dir, f), join(aside, f)));
-  process.emitWarning(`--overwrite-output-dir: the earlier run in ${dir} (${old.length} entries) was moved to ${aside}; it is deleted when this run completes`, { code: "ORTRL_PREVIOUS_RUN" });
+  process.emitWarning(`--overwrite-output-dir: the earlier run in ${dir} (${old.length} ${old.length === 1 ? "entry" : "entries"}) was moved to ${aside}; it is deleted when this run completes`, {
+    code: "ORTRL_PREVIOUS_RUN",
+  });
   return aside;
 }
 
-/** After a completed run: removes the earlier runs that {@link prepareOutputDir} moved aside. Returns what was removed. */
-export function completeOutputDir(dir: string): string[] {
-  if (!existsSync(dir)) return [];
-  const gone = readdirSync(dir).filter((f) => PREVIOUS.test(f)).map((f) => join(dir, f));
-  for (const p of gone) rmSync(p, { recursive: true, force: true });
-  return gone;
+/**
+ * After a completed run: a run started with --overwrite-output-dir removes the earlier runs that
+ * {@link prepareOutputDir} moved aside (it has replaced them); any other run keeps them and says so.
+ * Returns what was removed.
+ */
+export function completeOutputDir(dir: string, overwrite: boolean): string[] {
+  const found = previousRuns(dir).map((f) => join(dir, f));
+  if (!overwrite) {
+    if (found.length) process.emitWarning(`${dir} still holds earlier runs moved aside by --overwrite-output-dir (${found.join(", ")}); delete them when you no longer need them`, { code: "ORTRL_PREVIOUS_RUN" });
+    return [];
+  }
+  for (const p of found) rmSync(p, { recursive: true, force: true });
+  return found;
+}
+
+/**
+ * Claims `dir` for this process (`dir/.ortrl-lock` holds the pid; the directory is created, and
+ * removed again on release if nothing was written into it). A lock left by a process that no longer
+ * runs is taken over.
+ * @returns a function that releases the lock (also released when the process exits).
+ * @throws OutputDirError when a live process holds it.
+ */
+export function lockOutputDir(dir: string): () => void {
+  const created = !existsSync(dir);
+  withFsContext("create directory", dir, () => mkdirSync(dir, { recursive: true }));
+  const file = join(dir, LOCK);
+  for (let attempt = 0; ; attempt++) {
+    try {
+      const fd = openSync(file, "wx");
+      writeSync(fd, `${process.pid}\n`);
+      closeSync(fd);
+      break;
+    } catch (e) {
+      const code = (e as NodeJS.ErrnoException).code;
+      if (code !== "EEXIST") throw new FileSystemError("create", file, code, e);
+      if (attempt > 0) throw new OutputDirError(`--output-dir ${dir} is in use by another run (${file})`);
+      const pid = Number(readFileSync(file, "utf8").trim());
+      if (Number.isInteger(pid) && pid > 0 && pid !== process.pid && isAlive(pid)) throw new OutputDirError(`--output-dir ${dir} is in use by another run (process ${pid}, ${file})`);
+      rmSync(file, { force: true }); // left by a process that is gone
+    }
+  }
+  const release = () => {
+    try {
+      if (readFileSync(file, "utf8").trim() === String(process.pid)) rmSync(file, { force: true });
+      if (created) rmdirSync(dir); // a run that wrote nothing leaves no empty directory (fails if not empty)
+    } catch {
+      // already gone, or the directory holds something
+    }
+    process.off("exit", release);
+  };
+  process.on("exit", release);
+  return release;
 }

@@ -1,6 +1,6 @@
 /**
  * What a checkpoint must agree on with the run that resumes it, so that "resume is exact" cannot fail
- * silently: the starting model (a sampled hash of its weights, {@link modelFingerprint}), the
+ * silently: the starting model (its config and a sampled hash of its weights, {@link modelFingerprint}), the
  * trainable tensors (names and shapes), the training data (a hash of the examples in dataset order,
  * which with the seed fixes every epoch's order) and every argument. Stored in trainer_state.json as
  * `ortrl_fingerprint`.
@@ -12,6 +12,7 @@
  */
 import { createHash } from "node:crypto";
 import type { ParamSource } from "../params/param-store.js";
+import { fileHash, fileOf } from "./file-args.js";
 
 export interface RunFingerprint {
   version: 1;
@@ -54,14 +55,28 @@ export function isHarmlessArg(key: string): boolean {
   return HARMLESS_ARGS.has(key) || /^(eval|logging|log|save)[A-Z]/.test(key);
 }
 
-/** The arguments as stored: every JSON-serialisable field except the ignored paths. */
+/**
+ * The arguments as stored: every JSON-serialisable field except the ignored paths; a value naming a
+ * file (a reward-function module, a chat template) is stored as `{ file: <sha1 of its content> }`
+ * (with its `:export` suffix), so the same file by another path matches and an edited one does not.
+ */
 export function fingerprintArgs(args: object): Record<string, unknown> {
+  const byContent = (v: unknown): unknown => {
+    if (Array.isArray(v)) return v.map(byContent);
+    const f = typeof v === "string" ? fileOf(v) : null;
+    return f ? { file: fileHash(f), ...(f !== v ? { export: (v as string).slice(f.length + 1) } : {}) } : v;
+  };
   const out: Record<string, unknown> = {};
-  for (const [k, v] of Object.entries(args)) if (!IGNORED_ARGS.has(k) && typeof v !== "function") out[k] = v === undefined ? null : v;
+  for (const [k, v] of Object.entries(args)) if (!IGNORED_ARGS.has(k) && typeof v !== "function") out[k] = v === undefined ? null : byContent(v);
   return JSON.parse(JSON.stringify(out)) as Record<string, unknown>;
 }
 
 const snake = (k: string) => k.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`);
+
+/** A checkpoint refused because it belongs to another run (a usage error: resume with its settings). */
+export class ResumeMismatchError extends Error {
+  override name = "ResumeMismatchError";
+}
 
 /** One difference between a checkpoint's run and this one. */
 export interface RunDifference {
@@ -72,7 +87,7 @@ export interface RunDifference {
 /** The differences between a checkpoint's fingerprint (`then`) and this run's (`now`). */
 export function compareFingerprints(then: RunFingerprint, now: RunFingerprint): RunDifference[] {
   const out: RunDifference[] = [];
-  if (then.model !== now.model) out.push({ what: "the starting model's weights differ", harmless: false });
+  if (then.model !== now.model) out.push({ what: "the starting model differs (its config.json or weights)", harmless: false });
   if (then.trainable !== now.trainable) out.push({ what: `the trainable tensors differ (checkpoint: ${then.trainable_summary}; this run: ${now.trainable_summary})`, harmless: false });
   if (then.data !== now.data) {
     const count = then.num_examples === now.num_examples ? `${now.num_examples} examples each, different content` : `${then.num_examples} examples in the checkpoint's run, ${now.num_examples} now`;
@@ -81,7 +96,10 @@ export function compareFingerprints(then: RunFingerprint, now: RunFingerprint): 
   for (const k of [...new Set([...Object.keys(then.args), ...Object.keys(now.args)])].sort()) {
     const a = JSON.stringify(then.args[k] ?? null);
     const b = JSON.stringify(now.args[k] ?? null);
-    if (a !== b) out.push({ what: `${snake(k)} ${a} -> ${b}`, harmless: isHarmlessArg(k) });
+    if (a !== b) {
+      const file = a.includes('"file":') || b.includes('"file":');
+      out.push({ what: file ? `${snake(k)}: a named file differs in content (or is another file)` : `${snake(k)} ${a} -> ${b}`, harmless: isHarmlessArg(k) });
+    }
   }
   return out;
 }
@@ -89,7 +107,7 @@ export function compareFingerprints(then: RunFingerprint, now: RunFingerprint): 
 /**
  * Checks a checkpoint's fingerprint against this run's.
  * @param acceptHarmless accept differences in cadence/bookkeeping arguments (`--accept-changed-args`).
- * @throws Error naming the checkpoint and listing every difference that is not accepted; the message
+ * @throws ResumeMismatchError naming the checkpoint and listing every difference that is not accepted; the message
  *   says which could be accepted.
  */
 export function assertSameRun(checkpoint: string, then: RunFingerprint | undefined, now: RunFingerprint, acceptHarmless: boolean): RunDifference[] {
@@ -101,10 +119,10 @@ export function assertSameRun(checkpoint: string, then: RunFingerprint | undefin
   const refused = diffs.filter((d) => !d.harmless || !acceptHarmless);
   if (refused.length) {
     const onlyHarmless = refused.every((d) => d.harmless);
-    throw new Error(
+    throw new ResumeMismatchError(
       `${checkpoint} was written by a different run: ${refused.map((d) => d.what).join("; ")}. ` +
         (onlyHarmless
-          ? "These only change logging, evaluation, saving or run length: pass --accept-changed-args (acceptChangedArgs) to resume with them"
+          ? "These only change logging, evaluation, saving or run length: pass --accept-changed-args (accept_changed_args: true in a config file) to resume with them"
           : "Resume with the checkpoint's model, data and settings (its trainer_state.json lists them under ortrl_fingerprint)"),
     );
   }

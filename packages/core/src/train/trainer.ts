@@ -14,13 +14,14 @@
  * logged `learning_rate` is factor(k) (transformers logs after stepping its scheduler), while
  * `step_end.learningRate` is the rate step k applied.
  */
+import { createHash } from "node:crypto";
 import { existsSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { basename, join } from "node:path";
 import { inject, injectable, optional } from "inversify";
 import { listCheckpoints, readCheckpoint, saveCheckpoint, saveFinalModel, type TrainerState } from "./checkpoint.js";
 import { outputSizes, warnIfLowDisk } from "./disk-space.js";
-import { removeStaleTemporaries } from "../io/atomic.js";
+import { removeQuietly, removeStaleTemporaries } from "../io/atomic.js";
 import { describeErrno } from "../io/fs-errors.js";
 import { modelFingerprint } from "./reference.js";
 import { type RunFingerprint, assertSameRun, dataFingerprint, fingerprintArgs, trainableFingerprint } from "./run-fingerprint.js";
@@ -136,7 +137,7 @@ export class DefaultTrainer<E = unknown, R = E> implements Trainer {
       const learningRate = this.update(acc.grads, run.step);
       this.record(run, acc, prepared.metrics, { epoch, gradNorm, learningRate });
       this.maybeLog(run, epoch, gradNorm);
-      await this.maybeEvaluate(run, epoch);
+      await this.maybeEvaluate(run, epoch, opts.signal);
       await this.maybeSave(run, epoch);
     }
     return this.finish(run, stopped);
@@ -158,7 +159,7 @@ export class DefaultTrainer<E = unknown, R = E> implements Trainer {
     const trainable = trainableFingerprint(policy.trainable);
     const fingerprint: RunFingerprint = {
       version: 1,
-      model: modelFingerprint(policy.lm),
+      model: createHash("sha1").update(JSON.stringify(policy.config)).update(modelFingerprint(policy.lm)).digest("hex"),
       trainable: trainable.hash,
       trainable_summary: trainable.summary,
       data: dataFingerprint(examples),
@@ -203,7 +204,7 @@ export class DefaultTrainer<E = unknown, R = E> implements Trainer {
     if (!existsSync(dir)) throw new Error(`checkpoint ${dir} does not exist`);
     const ck = readCheckpoint(dir);
     if (ck.state.global_step > plan.maxSteps) {
-      throw new Error(`checkpoint ${dir} is at step ${ck.state.global_step}, past max_steps ${plan.maxSteps}; raise maxSteps (--max-steps) to train further`);
+      throw new Error(`checkpoint ${dir} is at step ${ck.state.global_step}, past max_steps ${plan.maxSteps}; raise max_steps (--max-steps) to train further`);
     }
     this.policy.restore(dir);
     const changed = assertSameRun(dir, ck.state.ortrl_fingerprint, run.fingerprint, args.acceptChangedArgs);
@@ -212,6 +213,10 @@ export class DefaultTrainer<E = unknown, R = E> implements Trainer {
     run.step = ck.state.global_step;
     run.tokensSeen = ck.state.num_input_tokens_seen;
     run.logHistory = ck.state.log_history;
+    if (typeof ck.state.ortrl_train_loss_sum === "number") {
+      run.runLossSum = ck.state.ortrl_train_loss_sum;
+      run.runSteps = run.step;
+    }
     if (run.step === plan.maxSteps) {
       process.emitWarning(`checkpoint ${dir} is at max_steps ${plan.maxSteps}: nothing left to train, writing the final model`, { code: "ORTRL_RESUME_AT_END" });
       const lastEval = [...run.logHistory].reverse().find((h) => h.step === run.step && h.eval_loss !== undefined);
@@ -346,10 +351,13 @@ export class DefaultTrainer<E = unknown, R = E> implements Trainer {
     run.window = { loss: 0, steps: 0, tokens: 0, t: performance.now(), metrics: new MetricWindow() };
   }
 
-  private async maybeEvaluate(run: RunState, epoch: number): Promise<void> {
+  /** Evaluates every evalSteps steps and at the last; a stop request abandons an evaluation in progress. */
+  private async maybeEvaluate(run: RunState, epoch: number, signal?: AbortSignal): Promise<void> {
     const { evalSteps } = this.args;
     if (!this.evalData || !((evalSteps !== null && run.step % evalSteps === 0) || run.step === this.plan.maxSteps)) return;
-    run.evalMetrics = await this.evaluate();
+    const metrics = await this.evaluate(signal);
+    if (!metrics) return;
+    run.evalMetrics = metrics;
     run.logHistory.push({ ...run.evalMetrics, epoch, step: run.step });
     this.events.emit({ type: "evaluate", step: run.step, metrics: run.evalMetrics });
   }
@@ -358,8 +366,16 @@ export class DefaultTrainer<E = unknown, R = E> implements Trainer {
     if (this.args.saveSteps > 0 && run.step % this.args.saveSteps === 0) await this.checkpoint(run, epoch);
   }
 
+  /** @throws Error naming what could not be written and the last complete checkpoint to resume from. */
   private async checkpoint(run: RunState, epoch: number): Promise<void> {
-    const path = await saveCheckpoint(this.args.outputDir, this.policy, this.optimizer, this.state(run, epoch), this.args.saveTotalLimit);
+    let path: string;
+    try {
+      path = await saveCheckpoint(this.args.outputDir, this.policy, this.optimizer, this.state(run, epoch), this.args.saveTotalLimit);
+    } catch (e) {
+      const last = listCheckpoints(this.args.outputDir).at(-1);
+      const msg = e instanceof Error ? e.message : String(e);
+      throw this.fail(run.step, new Error(`${msg}; ${last ? `the last complete checkpoint is ${last.path}: resume with --resume-from-checkpoint ${last.path}` : "no checkpoint was written before"}`, { cause: e }));
+    }
     this.events.emit({ type: "save", step: run.step, path, final: false });
   }
 
@@ -412,13 +428,15 @@ export class DefaultTrainer<E = unknown, R = E> implements Trainer {
     const epoch = run.step / this.plan.stepsPerEpoch;
     const last = listCheckpoints(this.args.outputDir).at(-1);
     if (last?.step === run.step) return last.path;
-    for (const dir of [this.args.outputDir, join(tmpdir(), `ortrl-rescue-${basename(this.args.outputDir)}-${process.pid}`)]) {
+    const rescue = join(tmpdir(), `ortrl-rescue-${basename(this.args.outputDir)}-${process.pid}`);
+    for (const dir of [this.args.outputDir, rescue]) {
       try {
         return await saveCheckpoint(dir, this.policy, this.optimizer, this.state(run, epoch), null);
       } catch (e) {
         process.emitWarning(`could not write a checkpoint into ${dir}: ${describeErrno(e)}`, { code: "ORTRL_SAVE_FAILED" });
       }
     }
+    removeQuietly(rescue);
     return null;
   }
 
@@ -437,15 +455,19 @@ export class DefaultTrainer<E = unknown, R = E> implements Trainer {
       seed: args.seed,
       log_history: run.logHistory,
       ortrl_fingerprint: run.fingerprint,
+      ortrl_train_loss_sum: run.runLossSum,
     };
   }
 
   /**
    * eval_loss (total item loss / items), `eval_<key>` for the objective's metrics (means over batches),
    * perplexity and eval_tokens for token-NLL objectives, eval_runtime (seconds).
+   * @param signal when it aborts between two batches, the evaluation stops and returns null.
    * @throws Error when there is no evaluation data or it has no items.
    */
-  async evaluate(): Promise<Record<string, number>> {
+  async evaluate(signal: AbortSignal | undefined): Promise<Record<string, number> | null>;
+  async evaluate(): Promise<Record<string, number>>;
+  async evaluate(signal?: AbortSignal): Promise<Record<string, number> | null> {
     const data = this.evalData?.examples;
     if (!data || data.length === 0) throw new Error("evaluation dataset is empty");
     const t0 = performance.now();
@@ -453,6 +475,7 @@ export class DefaultTrainer<E = unknown, R = E> implements Trainer {
     let count = 0;
     const metrics = new MetricWindow();
     for (let i = 0; i < data.length; i += this.args.perDeviceEvalBatchSize) {
+      if (signal?.aborted) return null;
       const r = await this.objective.evalStep(data.slice(i, i + this.args.perDeviceEvalBatchSize));
       lossSum += r.lossSum;
       count += r.count;
