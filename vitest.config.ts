@@ -1,19 +1,13 @@
 import { defineConfig } from "vitest/config";
-import { fileURLToPath } from "node:url";
+import { defaultServerConditions } from "vite";
 
-const pkg = (name: string) => fileURLToPath(new URL(`./packages/${name}/src/index.ts`, import.meta.url));
+// Workspace packages resolve to their TypeScript sources through the `ortrl-source` export condition
+// (the same condition tsconfig.json's customConditions names), so tests never need a build of them.
+const conditions = ["ortrl-source", ...defaultServerConditions];
 
 export default defineConfig({
-  resolve: {
-    alias: {
-      "@ortrl/core": pkg("core"),
-      "@ortrl/cpt": pkg("cpt"),
-      "@ortrl/sft": pkg("sft"),
-      "@ortrl/dpo": pkg("dpo"),
-      "@ortrl/grpo": pkg("grpo"),
-      "ortrl-plugin-orpo": fileURLToPath(new URL("./examples/plugin-orpo/src/index.ts", import.meta.url)),
-    },
-  },
+  resolve: { conditions },
+  ssr: { resolve: { conditions, externalConditions: ["ortrl-source"] } },
   test: {
     include: ["packages/*/src/**/*.test.ts", "examples/plugin-*/src/**/*.test.ts", "test/**/*.test.ts"],
     exclude: ["test/slow/**", "**/node_modules/**"],

@@ -4,5 +4,6 @@ import base from "./vitest.config.js";
 
 export default defineConfig({
   resolve: base.resolve,
+  ssr: base.ssr,
   test: { include: ["test/slow/**/*.test.ts"], testTimeout: 900_000, hookTimeout: 120_000, pool: "forks" },
 });

@@ -4,7 +4,8 @@ import { fileURLToPath } from "node:url";
 import { expect } from "vitest";
 
 export const REPO_ROOT = fileURLToPath(new URL("../../", import.meta.url));
-export const SHARED = process.env.ORTRL_SHARED ?? fileURLToPath(new URL("../../../shared/", import.meta.url));
+/** The shared fixtures folder (one definition, in @ortrl/core/testing; ORTRL_SHARED overrides it). */
+export { SHARED_DIR as SHARED } from "@ortrl/core/testing";
 const BIN = fileURLToPath(new URL("../../packages/cli/bin/ortrl.js", import.meta.url));
 
 export interface CliResult {

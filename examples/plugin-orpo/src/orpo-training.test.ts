@@ -10,12 +10,11 @@
 import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { fileURLToPath } from "node:url";
 import { beforeAll, describe, expect, it } from "vitest";
 import * as F from "@ortrl/core";
 import { type OrpoConfig, orpoPlugin } from "ortrl-plugin-orpo";
+import { SHARED_DIR as SHARED } from "@ortrl/core/testing";
 
-const SHARED = process.env.ORTRL_SHARED ?? fileURLToPath(new URL("../../../../shared/", import.meta.url));
 const STORIES = join(SHARED, "models/stories260K-hf");
 const DPO_EN_DEMO = join(SHARED, "data/dpo-en-demo/dpo_en_demo.json");
 const ORPO_KEYS = ["rewards/chosen", "rewards/rejected", "rewards/accuracies", "rewards/margins", "logps/chosen", "logps/rejected", "logits/chosen", "logits/rejected", "nll_loss", "log_odds_ratio", "log_odds_chosen"];

@@ -18,8 +18,8 @@ import { ORPO_DEFAULTS } from "./orpo-config.js";
 import type { OrpoExample } from "./orpo-data.js";
 import { log1mExp, orpoLosses } from "./orpo-loss.js";
 import { OrpoObjective } from "./orpo-objective.js";
+import { SHARED_DIR as SHARED } from "@ortrl/core/testing";
 
-const SHARED = process.env.ORTRL_SHARED ?? fileURLToPath(new URL("../../../../shared/", import.meta.url));
 const TINY = `${SHARED}/fixtures/tiny-llama/`;
 const FIXTURES = fileURLToPath(new URL("../test-fixtures/", import.meta.url));
 const exp = JSON.parse(readFileSync(`${FIXTURES}orpo-expected.json`, "utf8"));

@@ -9,7 +9,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { beforeAll, describe, expect, it, vi } from "vitest";
 import * as F from "@ortrl/core";
-import { SHARED_DIR, STORIES_DIR } from "../../core/src/testing/fixtures.js";
+import { SHARED_DIR, STORIES_DIR } from "@ortrl/core/testing";
 import { buildDpoDataset, detectPair, readPreferenceRecords, splitCommonPrefix, tokenizePair, truncatePair } from "./dpo-data.js";
 
 const HH = `${SHARED_DIR}data/hh-rlhf-harmless-base-test/test.jsonl.gz`;

@@ -7,7 +7,7 @@
  */
 import { beforeAll, describe, expect, it } from "vitest";
 import * as F from "@ortrl/core";
-import { compareArrays, openFixtureTensors, readExpectedJson, TINY_LLAMA_DIR } from "../../core/src/testing/fixtures.js";
+import { compareArrays, openFixtureTensors, readExpectedJson, TINY_LLAMA_DIR } from "@ortrl/core/testing";
 import { DPO_DEFAULTS, type DpoConfig, type DpoLossType } from "./dpo-config.js";
 import type { DpoExample } from "./dpo-data.js";
 import { DpoObjective } from "./dpo-objective.js";

@@ -4,7 +4,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it, vi } from "vitest";
 import * as F from "@ortrl/core";
-import { SHARED_DIR, STORIES_DIR } from "../../core/src/testing/fixtures.js";
+import { SHARED_DIR, STORIES_DIR } from "@ortrl/core/testing";
 import { buildGrpoDataset, detectPrompt, readPromptRecords } from "./grpo-data.js";
 
 const at = (record: Record<string, unknown>) => detectPrompt("p.jsonl", { line: 2, record });

@@ -8,7 +8,7 @@
  */
 import { beforeAll, describe, expect, it } from "vitest";
 import * as F from "@ortrl/core";
-import { compareArrays, openFixtureTensors, readExpectedJson, TINY_LLAMA_DIR } from "../../core/src/testing/fixtures.js";
+import { compareArrays, openFixtureTensors, readExpectedJson, TINY_LLAMA_DIR } from "@ortrl/core/testing";
 import { GRPO_DEFAULTS, type GrpoConfig, type GrpoLossType } from "./grpo-config.js";
 import type { GrpoExample } from "./grpo-data.js";
 import { GrpoObjective } from "./grpo-objective.js";

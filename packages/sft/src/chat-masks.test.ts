@@ -5,14 +5,13 @@
 import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { fileURLToPath } from "node:url";
 import { describe, expect, it } from "vitest";
 import { ByteTokenizer, type ChatMessage, IGNORE_INDEX, Tokenizer } from "@ortrl/core";
 import { commonPrefixLength } from "./chat-masks.js";
 import { buildSftDataset, readSftRecords } from "./sft-data.js";
 import { tokenizeSftRecord } from "./sft-tokenize.js";
+import { SHARED_DIR as SHARED } from "@ortrl/core/testing";
 
-const SHARED = process.env.ORTRL_SHARED ?? fileURLToPath(new URL("../../../../shared/", import.meta.url));
 const PHI3 = join(SHARED, "data/phi3-mini-tokenizer");
 
 const byte = new ByteTokenizer();

@@ -1,13 +1,12 @@
 /** Best-fit-decreasing packing: placement, segments, first-label masking, and isolation of samples in the model. */
 import { join } from "node:path";
-import { fileURLToPath } from "node:url";
 import { describe, expect, it } from "vitest";
 import * as F from "@ortrl/core";
 import { IGNORE_INDEX, collate, countLabelTokens } from "@ortrl/core";
 import { packExamples } from "./packing.js";
 import { buildSftDataset } from "./sft-data.js";
+import { SHARED_DIR as SHARED } from "@ortrl/core/testing";
 
-const SHARED = process.env.ORTRL_SHARED ?? fileURLToPath(new URL("../../../../shared/", import.meta.url));
 const STORIES = join(SHARED, "models/stories260K-hf");
 const M = IGNORE_INDEX;
 /** An example of `n` tokens whose ids encode (example, position). */

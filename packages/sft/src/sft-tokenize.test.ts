@@ -1,14 +1,13 @@
 /** Tokenization like TRL's SFTTrainer: BOS/EOS, completion-only masks, the EOS label when pad == EOS, truncation. */
 import { join } from "node:path";
-import { fileURLToPath } from "node:url";
 import { describe, expect, it } from "vitest";
 import * as F from "@ortrl/core";
 import { ByteTokenizer, IGNORE_INDEX, Tokenizer, collate, countLabelTokens } from "@ortrl/core";
 import { type SftTokenizeOptions, tokenizeSftRecord, truncateExample } from "./sft-tokenize.js";
 import { buildSftDataset } from "./sft-data.js";
 import { sftPadId } from "./sft-module.js";
+import { SHARED_DIR as SHARED } from "@ortrl/core/testing";
 
-const SHARED = process.env.ORTRL_SHARED ?? fileURLToPath(new URL("../../../../shared/", import.meta.url));
 const STORIES = join(SHARED, "models/stories260K-hf");
 const PHI3 = join(SHARED, "data/phi3-mini-tokenizer");
 const byte = new ByteTokenizer();

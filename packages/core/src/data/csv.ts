@@ -6,7 +6,7 @@
  */
 import { parse } from "csv-parse/sync";
 import { DataError } from "./data-error.js";
-import type { JsonlRecord } from "./jsonl.js";
+import type { JsonlRecord } from "./records.js";
 
 interface CsvRow {
   record: Record<string, string>;

@@ -7,18 +7,10 @@ import { parseCsvRecords } from "./csv.js";
 import { DataError } from "./data-error.js";
 import { type DataFile, openDataFile, readFileBytes } from "./formats.js";
 import { readParquetRecords } from "./parquet.js";
+import type { JsonlRecord } from "./records.js";
 import { decodeUtf8 } from "./utf8.js";
 
 export { DataError } from "./data-error.js";
-
-/** A parsed record and where it came from. */
-export interface JsonlRecord {
-  /** 1-based: the file line (JSON Lines, CSV), the array index (JSON array) or the row (Parquet). */
-  line: number;
-  record: Record<string, unknown>;
-  /** How messages name the record when `line` is not a file line: "record 3" (JSON array), "row 3" (Parquet). */
-  where?: string;
-}
 
 /** A data file's content: plain text, or records. */
 export type DataContent = { format: "text"; text: string } | { format: Exclude<DataFile["format"], "text">; records: JsonlRecord[] };

@@ -11,7 +11,7 @@ import { createRequire } from "node:module";
 import { pathToFileURL } from "node:url";
 import { MessageChannel, Worker, receiveMessageOnPort } from "node:worker_threads";
 import { DataError } from "./data-error.js";
-import type { JsonlRecord } from "./jsonl.js";
+import type { JsonlRecord } from "./records.js";
 import { firstInvalidUtf8 } from "./utf8.js";
 
 /** Longest wait for the worker, in milliseconds. */

@@ -1,8 +1,18 @@
 /**
- * Helpers shared by dataset readers: checking chat message lists in records, naming a value's kind in
- * messages, and holding out the last records for evaluation.
+ * Records as dataset readers see them, and helpers they share: the parsed record type (what every file
+ * format is read into), checking chat message lists in records, naming a value's kind in messages, and
+ * holding out the last records for evaluation.
  */
-import type { ChatMessage } from "../tokenizer/tokenizer.js";
+import type { ChatMessage } from "../tokenizer/chat-template.js";
+
+/** A parsed record and where it came from. */
+export interface JsonlRecord {
+  /** 1-based: the file line (JSON Lines, CSV), the array index (JSON array) or the row (Parquet). */
+  line: number;
+  record: Record<string, unknown>;
+  /** How messages name the record when `line` is not a file line: "record 3" (JSON array), "row 3" (Parquet). */
+  where?: string;
+}
 
 /** "null", "nothing", "a list", "an object", or the typeof name, for error messages. */
 export function kindOf(v: unknown): string {

@@ -1,6 +1,6 @@
 /** Bounded tokenizer chunks: they join to the text, respect the bound, cut at line breaks or before spaces, and stop at a token limit. */
 import { describe, expect, it } from "vitest";
-import type { TokenizerLike } from "../tokenizer/tokenizer.js";
+import type { TokenizerLike } from "../tokenizer/tokenizer-like.js";
 import { encodeLong, textChunks } from "./text-chunks.js";
 
 /** One id per character; records the length of every text it is given. */

@@ -5,7 +5,7 @@
  * to the word after it), and each chunk is encoded on its own. The ids can stop at a limit, so a record
  * that will be truncated is never tokenized whole.
  */
-import type { TokenizerLike } from "../tokenizer/tokenizer.js";
+import type { TokenizerLike } from "../tokenizer/tokenizer-like.js";
 
 /** Largest chunk handed to the tokenizer, in UTF-16 code units. */
 export const CHUNK_CHARS = 16_384;

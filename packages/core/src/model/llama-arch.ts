@@ -1,6 +1,6 @@
 /**
  * The architecture numbers a Llama-family decoder needs (a subset of Hugging Face config.json,
- * camelCased). `readLlamaConfig` in io/hf-model-dir.ts produces the full config.
+ * camelCased). `readLlamaConfig` in llama-config.ts produces the full config.
  */
 import type { Llama3RopeScaling } from "../nn/rotary.js";
 

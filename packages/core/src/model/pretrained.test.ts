@@ -13,7 +13,7 @@ import { editedCopy, errorOfAsync } from "../testing/edits.js";
 import { Runtime } from "../runtime/runtime.js";
 import { STORIES_DIR } from "../testing/fixtures.js";
 import { loadPretrained, loadWeights } from "./pretrained.js";
-import { readLlamaConfig } from "../io/hf-model-dir.js";
+import { readLlamaConfig } from "./llama-config.js";
 import { assertFinite, checkTensorNames, findNonFinite, formatNames } from "./weight-checks.js";
 
 const runtime = new Runtime({ intraOpNumThreads: 1 });

@@ -5,21 +5,17 @@
  */
 import { existsSync, mkdirSync, readFileSync, statSync } from "node:fs";
 import { join } from "node:path";
-import {
-  type GenerationConfig,
-  type LlamaConfig,
-  type ModelWeights,
-  llamaConfigToJson,
-  openModelWeights,
-  readGenerationConfig,
-  readLlamaConfig,
-} from "../io/hf-model-dir.js";
 import { writeFileAtomic, writeJsonAtomic } from "../io/atomic.js";
+import { type ModelWeights, openModelWeights } from "../io/model-weights.js";
 import { writeSafetensors } from "../io/safetensors.js";
 import { ParamStore } from "../params/param-store.js";
 import { Runtime } from "../runtime/runtime.js";
-import { ByteTokenizer, Tokenizer, type TokenizerLike } from "../tokenizer/tokenizer.js";
+import { ByteTokenizer } from "../tokenizer/byte-tokenizer.js";
+import { Tokenizer } from "../tokenizer/hf-tokenizer.js";
+import type { TokenizerLike } from "../tokenizer/tokenizer-like.js";
+import { type GenerationConfig, readGenerationConfig } from "./generation-config.js";
 import { llamaParamSpecs } from "./llama-arch.js";
+import { type LlamaConfig, llamaConfigToJson, readLlamaConfig } from "./llama-config.js";
 import { CausalLM } from "./causal-lm.js";
 import { assertFinite, checkTensorNames, checkTokenizerFitsEmbedding } from "./weight-checks.js";
 

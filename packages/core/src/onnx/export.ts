@@ -6,9 +6,8 @@
  */
 import onnxProto from "onnx-proto";
 import { ONNX_DTYPE, type AnyTypedArray, type DType } from "../ir/dtype.js";
-import type { Graph, Node, Value } from "../ir/graph.js";
+import type { Graph, LowerContext, Node, OnnxAttr, Value } from "../ir/graph.js";
 import type { Dim } from "../ir/shape.js";
-import type { LowerContext, OnnxAttr } from "../ops/op-def.js";
 
 const { onnx } = onnxProto;
 

@@ -5,8 +5,7 @@
  * Shapes broadcast numpy-style; both operands must share a float or integer dtype.
  * VJPs return cotangents in the broadcast shape; the autodiff driver unbroadcasts.
  */
-import type { Node, Value } from "../ir/graph.js";
-import type { GradCheckCase, OpDef } from "./op-def.js";
+import type { GradCheckCase, Node, OpDef, Value } from "../ir/graph.js";
 import { elementwise, toDtype } from "./reference.js";
 import { type Operand, broadcastOrThrow, expectArity, expectSameDtype, liftPair } from "./util.js";
 

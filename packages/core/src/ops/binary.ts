@@ -3,8 +3,7 @@
  * `ops/binary.js` keeps offering every broadcasting binary op but Pow, which lives in pow.ts).
  * Shapes broadcast numpy-style; both operands must share a float or integer dtype.
  */
-import type { Node, Value } from "../ir/graph.js";
-import type { GradCheckCase } from "./op-def.js";
+import type { GradCheckCase, Node, Value } from "../ir/graph.js";
 import type { Operand } from "./util.js";
 import { add, applyBinary, binaryOp, mul, sub } from "./arith.js";
 import { cast, equal, greater } from "./compare.js";

@@ -3,7 +3,7 @@
  * ops/forward-oracle.test.ts.
  */
 import { allocTyped, type AnyTypedArray, type DType } from "../ir/dtype.js";
-import type { InputSpec } from "./op-def.js";
+import type { InputSpec } from "../ir/graph.js";
 import type { Rng } from "../util/rng.js";
 
 /** Values of input number `k` of a case, drawn from `rng` as `spec.gen` says, as a typed array of `dtype`. */

@@ -5,8 +5,7 @@
  */
 import type { DType } from "../ir/dtype.js";
 import { ONNX_DTYPE, isFloat } from "../ir/dtype.js";
-import type { Value } from "../ir/graph.js";
-import type { GradCheckCase, OpDef } from "./op-def.js";
+import type { GradCheckCase, OpDef, Value } from "../ir/graph.js";
 import { elementwise, toDtype } from "./reference.js";
 import { type Operand, broadcastOrThrow, check, expectArity, expectSameDtype, liftPair } from "./util.js";
 

@@ -8,9 +8,8 @@
  * composite's log-softmax + gather + scatter chain.
  * Oracle: exactly the two formulas above (log softmax as x - logsumexp(x) over the last axis).
  */
-import type { Value } from "../ir/graph.js";
+import type { OpDef, Value } from "../ir/graph.js";
 import { formatShape } from "../ir/shape.js";
-import type { OpDef } from "./op-def.js";
 import { check, expectArity, expectFloat } from "./util.js";
 import { add, mul, sub } from "./arith.js";
 import { equal } from "./compare.js";

@@ -7,10 +7,9 @@
  */
 import { describe, expect, it } from "vitest";
 import { isFloat, type AnyTypedArray, type DType } from "../ir/dtype.js";
-import { Graph } from "../ir/graph.js";
+import { Graph, type GradCheckCase, type OpDef, type RefTensor } from "../ir/graph.js";
 import { Runtime, type TensorData } from "../runtime/runtime.js";
 import { OPS } from "./registry.js";
-import type { GradCheckCase, OpDef, RefTensor } from "./op-def.js";
 import { genInput } from "./case-inputs.js";
 import { unravel } from "./reference.js";
 import { Rng } from "../util/rng.js";

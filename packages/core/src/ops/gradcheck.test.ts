@@ -5,14 +5,13 @@
  */
 import { describe, expect, it } from "vitest";
 import { isFloat, type DType } from "../ir/dtype.js";
-import { Graph, type Value } from "../ir/graph.js";
+import { Graph, type GradCheckCase, type Value } from "../ir/graph.js";
 import { Runtime, type TensorData } from "../runtime/runtime.js";
 import { grad } from "../autodiff/grad.js";
 import { add, mul } from "./arith.js";
 import { cast } from "./compare.js";
 import { reduceSum } from "./reduce.js";
 import { OPS } from "./registry.js";
-import type { GradCheckCase } from "./op-def.js";
 import { genInput } from "./case-inputs.js";
 import { Rng } from "../util/rng.js";
 

@@ -4,9 +4,8 @@
  * Indices are int64 (or int32) and carry no gradient. Oracles follow the ONNX operators (batch_dims 0);
  * a negative index counts from the back of its axis.
  */
-import type { Value } from "../ir/graph.js";
+import type { OpDef, Value } from "../ir/graph.js";
 import { type Dim, formatShape, normAxis } from "../ir/shape.js";
-import type { OpDef } from "./op-def.js";
 import { check, expectArity } from "./util.js";
 import { unsqueeze, zerosLike } from "./shape-ops.js";
 import { at, axisOf, build, numel, ravel, unravel } from "./reference.js";

@@ -4,9 +4,8 @@
  * VJP: da = g b^T, db = a^T g. When b is a rank-2 weight and a carries batch dims, db is computed as
  * reshape(a, [-1, K])^T reshape(g, [-1, N]), one GEMM instead of a batched product and a reduction.
  */
-import type { Value } from "../ir/graph.js";
+import type { OpDef, Value } from "../ir/graph.js";
 import { type Dim, formatShape } from "../ir/shape.js";
-import type { OpDef } from "./op-def.js";
 import { broadcastOrThrow, check, expectArity, expectFloat, expectSameDtype } from "./util.js";
 import { reshape, transpose, transposeLast2 } from "./shape-ops.js";
 import { at, atBroadcast, broadcastShape, build } from "./reference.js";

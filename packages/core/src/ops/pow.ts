@@ -2,8 +2,7 @@
  * Broadcasting Pow. Its own module because its VJP needs Log: pow.ts sits above both arith.ts and
  * unary.ts, so neither of those imports the other or this one.
  */
-import type { Value } from "../ir/graph.js";
-import type { OpDef } from "./op-def.js";
+import type { OpDef, Value } from "../ir/graph.js";
 import type { Operand } from "./util.js";
 import { applyBinary, binaryOp, mul, sub } from "./arith.js";
 import { log } from "./unary.js";

@@ -3,9 +3,8 @@
  * attrs: `axes` (integers, negative allowed; empty = all axes), `keepdims` (default false).
  * Oracles: the sum / mean / max of each group of elements that agree off the reduced axes.
  */
-import type { Node, Value } from "../ir/graph.js";
+import type { GradCheckCase, Node, OpDef, Value } from "../ir/graph.js";
 import type { Dim } from "../ir/shape.js";
-import type { GradCheckCase, OpDef } from "./op-def.js";
 import { axesAttr, check, expectArity, expectFloat } from "./util.js";
 import { div, mul } from "./arith.js";
 import { reduceAxes } from "./reference.js";

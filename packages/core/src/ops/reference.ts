@@ -4,7 +4,7 @@
  * oracles run on test-sized tensors only.
  */
 import type { DType } from "../ir/dtype.js";
-import type { RefResult, RefTensor } from "./op-def.js";
+import type { RefResult, RefTensor } from "../ir/graph.js";
 
 /** Data and shape of an oracle's input or output. */
 type Values = Pick<RefTensor, "data" | "shape">;

@@ -2,7 +2,7 @@
  * The list of every primitive op. Tests enumerate it: each op with a VJP must carry gradient checks
  * (ops/gradcheck.test.ts), and every op a forward oracle (ops/forward-oracle.test.ts).
  */
-import type { OpDef } from "./op-def.js";
+import type { OpDef } from "../ir/graph.js";
 import { addOp, divOp, mulOp, subOp } from "./arith.js";
 import { maxOp, minOp } from "./binary.js";
 import { powOp } from "./pow.js";

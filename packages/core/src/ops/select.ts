@@ -1,6 +1,5 @@
 /** Where and Clip (ONNX semantics: Where broadcasts all three inputs; Clip is min(max(x, lo), hi)). */
-import type { Value } from "../ir/graph.js";
-import type { OpDef } from "./op-def.js";
+import type { OpDef, Value } from "../ir/graph.js";
 import { type Operand, broadcastOrThrow, check, expectArity, expectFloat, lift } from "./util.js";
 import { and, cast, greaterOrEqual, lessOrEqual } from "./compare.js";
 import { mul } from "./arith.js";

@@ -6,7 +6,7 @@
  * Forward oracles follow the ONNX operators of the same names (constant-mode Pad; FullLike is
  * ConstantOfShape; SizeOf is the product of the selected dims).
  */
-import type { Node, Value } from "../ir/graph.js";
+import type { LowerContext, Node, OpDef, Value } from "../ir/graph.js";
 import { type DType, ONNX_DTYPE } from "../ir/dtype.js";
 import {
   type Dim,
@@ -18,7 +18,6 @@ import {
   isStatic,
   normAxis,
 } from "../ir/shape.js";
-import type { LowerContext, OpDef } from "./op-def.js";
 import { axesAttr, broadcastOrThrow, check, expectArity } from "./util.js";
 import { at, atBroadcast, axisOf, broadcastShape, build, numel, toDtype } from "./reference.js";
 

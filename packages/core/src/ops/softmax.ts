@@ -3,9 +3,8 @@
  * Oracles: softmax(x)_i = exp(x_i - logsumexp(x)), log-softmax(x)_i = x_i - logsumexp(x), along `axis`.
  * VJPs: softmax: y * (g - sum(g*y)); log-softmax: g - exp(y) * sum(g).
  */
-import type { Value } from "../ir/graph.js";
+import type { OpDef, Value } from "../ir/graph.js";
 import { normAxis } from "../ir/shape.js";
-import type { OpDef } from "./op-def.js";
 import { expectArity, expectFloat } from "./util.js";
 import { mul, sub } from "./arith.js";
 import { at, build, lane, logSumExp } from "./reference.js";

@@ -2,8 +2,7 @@
  * Elementwise unary ops. Each VJP is stated next to its op; `y` is the op's output. Each op's forward
  * oracle is its scalar function (ONNX operator of the same name), applied elementwise.
  */
-import type { Node, Value } from "../ir/graph.js";
-import type { GradCheckCase, OpDef } from "./op-def.js";
+import type { GradCheckCase, Node, OpDef, Value } from "../ir/graph.js";
 import { expectArity, expectFloat } from "./util.js";
 import { div, mul, sub } from "./arith.js";
 

@@ -1,13 +1,38 @@
 /**
  * Paths and readers for the read-only golden fixtures in ../shared (beside the repository root).
- * Test-only helpers; not exported from the package index.
+ * Test helpers, exported as `@ortrl/core/testing` (not from the package index).
+ *
+ * SHARED_DIR is the one definition of where the shared fixtures are: core's tests import it from here,
+ * and so do the other packages' tests, test/helpers and the example plugin's tests (by relative path).
  */
 import { readFileSync } from "node:fs";
+import { dirname, join, resolve, sep } from "node:path";
 import { fileURLToPath } from "node:url";
 import { SafetensorsFile } from "../io/safetensors.js";
 
-/** Absolute path of the shared folder (ends with a slash). Override with ORTRL_SHARED. */
-export const SHARED_DIR = process.env.ORTRL_SHARED ?? fileURLToPath(new URL("../../../../../shared/", import.meta.url));
+/**
+ * Absolute path of the shared fixtures folder, ending with a path separator: $ORTRL_SHARED when set
+ * (relative paths resolved against the working directory), else `shared/` beside the repository root
+ * (found from this module's location, so it works from the sources and from the build).
+ */
+export const SHARED_DIR = sharedDir(process.env.ORTRL_SHARED);
+
+function sharedDir(override: string | undefined): string {
+  const dir = override ? resolve(override) : join(repositoryRoot(dirname(fileURLToPath(import.meta.url))), "..", "shared");
+  return dir.endsWith(sep) ? dir : dir + sep;
+}
+
+/** The ortrl repository holding this module (its source or its build): the nearest folder above with a package.json that declares workspaces; else the working directory. */
+function repositoryRoot(from: string): string {
+  for (let d = from; dirname(d) !== d; d = dirname(d)) {
+    try {
+      if (JSON.parse(readFileSync(join(d, "package.json"), "utf8")).workspaces) return d;
+    } catch {
+      // no package.json here
+    }
+  }
+  return process.cwd();
+}
 
 export const TINY_LLAMA_DIR = `${SHARED_DIR}fixtures/tiny-llama/`;
 export const STORIES_DIR = `${SHARED_DIR}models/stories260K-hf`;

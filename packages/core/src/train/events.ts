@@ -3,7 +3,6 @@
  * subscribers observe and cannot steer training. Metric keys are spelled as in transformers/TRL logs.
  */
 import { type Observable, type OperatorFunction, Subject, config as rxConfig, filter } from "rxjs";
-import type { TrainerEvents } from "./seams.js";
 
 export interface TrainBeginEvent {
   type: "train_begin";
@@ -67,6 +66,13 @@ export type TrainerEventType = TrainerEvent["type"];
 /** Narrows an event stream to one event type: `events$.pipe(ofType("log"))`. */
 export function ofType<K extends TrainerEventType>(type: K): OperatorFunction<TrainerEvent, Extract<TrainerEvent, { type: K }>> {
   return filter((e): e is Extract<TrainerEvent, { type: K }> => e.type === type);
+}
+
+/** The typed event stream of a run (a seam; see seams.ts). */
+export const TrainerEvents = Symbol.for("ortrl.TrainerEvents");
+export interface TrainerEvents {
+  readonly events$: Observable<TrainerEvent>;
+  emit(event: TrainerEvent): void;
 }
 
 /**

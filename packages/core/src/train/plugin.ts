@@ -21,14 +21,14 @@ import { Container, type ContainerModule } from "inversify";
 import type { ConfigSchema, FieldNaming } from "../config/schema.js";
 import { Optimizer } from "../optim/optimizer.js";
 import type { TrainingArguments } from "./args.js";
-import { EventBus } from "./events.js";
+import { EventBus, TrainerEvents } from "./events.js";
 import { makeOptimizer } from "./optimizer-factory.js";
 import { makeScheduler } from "./schedule.js";
 import { DefaultTrainer } from "./trainer.js";
 import { StepPlan, TrainDataset, Trainer, planSteps } from "./contract.js";
-import { LrScheduler, Policy, Sampler, TrainerEvents, TrainingArgs } from "./seams.js";
+import { LrScheduler, Policy, Sampler, TrainingArgs } from "./seams.js";
 import { ReferenceModel, createReferenceModel } from "./reference.js";
-import { PolicySampler } from "../generate/sampler.js";
+import { PolicySampler } from "./policy-sampler.js";
 
 export interface MethodPlugin<C extends TrainingArguments = TrainingArguments> {
   /** Method name, e.g. "dpo". */

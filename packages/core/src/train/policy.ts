@@ -6,8 +6,8 @@
  */
 import { existsSync } from "node:fs";
 import { join, resolve } from "node:path";
-import type { LlamaConfig } from "../io/hf-model-dir.js";
-import { openModelWeights } from "../io/hf-model-dir.js";
+import { openModelWeights } from "../io/model-weights.js";
+import type { LlamaConfig } from "../model/llama-config.js";
 import { assertFinite } from "../model/weight-checks.js";
 import { createLoraAdapter, type LoraAdapter } from "../lora/adapter.js";
 import { type LoraConfig, resolveLoraConfig } from "../lora/lora-config.js";
@@ -15,7 +15,8 @@ import { loadPeftAdapter, readPeftConfig, savePeftAdapter } from "../lora/peft-i
 import type { CausalLM } from "../model/causal-lm.js";
 import { type PretrainedModel, copyTokenizerFiles, savePretrained } from "../model/pretrained.js";
 import { type ParamSource, ParamView } from "../params/param-store.js";
-import { ByteTokenizer, type TokenizerLike } from "../tokenizer/tokenizer.js";
+import { ByteTokenizer } from "../tokenizer/byte-tokenizer.js";
+import type { TokenizerLike } from "../tokenizer/tokenizer-like.js";
 import type { Policy } from "./seams.js";
 
 export class CausalLmPolicy implements Policy {

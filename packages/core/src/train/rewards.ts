@@ -17,7 +17,7 @@
  * array, the wrong number of values, NaN/Infinity, or a value that is neither a number nor null. Each
  * function receives its own copy of the arguments (changing them changes nothing else).
  */
-import type { ChatMessage } from "../tokenizer/tokenizer.js";
+import type { ChatMessage } from "../tokenizer/chat-template.js";
 
 /** What a reward function receives (see the file comment). */
 export interface RewardArgs {

@@ -2,18 +2,18 @@
  * The seams of a trainer: one Symbol token and one interface of the same name each, resolved from an
  * inversify container. Method plugins bind what their method needs; users may rebind any seam
  * (e.g. their own Optimizer or ReferenceModel) before training. Injection is explicit (`@inject(TOKEN)`).
- * The Optimizer seam's token and interface live in optim/optimizer.ts; the ReferenceModel seam in
- * train/reference.ts; the RewardFn contract in train/rewards.ts; the training contract (Objective,
- * datasets, StepPlan, Trainer) in train/contract.ts.
+ * Some seams live beside their default implementation: the Optimizer seam's token and interface in
+ * optim/optimizer.ts, the ReferenceModel seam in train/reference.ts, the TrainerEvents seam in
+ * train/events.ts (with EventBus), and the Sampler's default (PolicySampler) in train/policy-sampler.ts;
+ * the RewardFn contract is in train/rewards.ts and the training contract (Objective, datasets, StepPlan,
+ * Trainer) in train/contract.ts.
  */
-import type { Observable } from "rxjs";
-import type { LlamaConfig } from "../io/hf-model-dir.js";
+import type { LlamaConfig } from "../model/llama-config.js";
 import type { CausalLM } from "../model/causal-lm.js";
 import type { LoraAdapter } from "../lora/adapter.js";
 import type { ParamSource } from "../params/param-store.js";
-import type { TokenizerLike } from "../tokenizer/tokenizer.js";
+import type { TokenizerLike } from "../tokenizer/tokenizer-like.js";
 import type { GenerateOptions, GenerateOutput } from "../generate/generate.js";
-import type { TrainerEvent } from "./events.js";
 
 /** The model being trained and which of its tensors are trained. */
 export const Policy = Symbol.for("ortrl.Policy");
@@ -42,13 +42,6 @@ export interface LrScheduler {
 export const Sampler = Symbol.for("ortrl.Sampler");
 export interface Sampler {
   generate(prompts: readonly (readonly number[])[], opts: GenerateOptions): Promise<GenerateOutput>;
-}
-
-/** The typed event stream of a run. */
-export const TrainerEvents = Symbol.for("ortrl.TrainerEvents");
-export interface TrainerEvents {
-  readonly events$: Observable<TrainerEvent>;
-  emit(event: TrainerEvent): void;
 }
 
 /** Resolved training arguments (see args.ts). */

@@ -38,7 +38,8 @@ import {
   type Trainer,
   type TrainResult,
 } from "./contract.js";
-import { LrScheduler, Policy, TrainerEvents, TrainingArgs } from "./seams.js";
+import { TrainerEvents } from "./events.js";
+import { LrScheduler, Policy, TrainingArgs } from "./seams.js";
 import { Rng } from "../util/rng.js";
 
 /** Thrown when a loss or gradient becomes NaN/Inf; parameters are left at the last good step. */

@@ -2,7 +2,7 @@
  * Where a chat template comes from when a config names one (TRL's chat_template_path): inline Jinja,
  * or a `.jinja` file.
  */
-import { DataError, readTextFile } from "../data/jsonl.js";
+import { DataError, readTextFile } from "./jsonl.js";
 
 /**
  * The chat template a `chatTemplate` setting names: null stays null (use the tokenizer's); a string

@@ -1,12 +1,13 @@
 /**
- * Hugging Face model directories: config.json (Llama-family configs), generation_config.json, and weights in
- * model.safetensors or shards listed by model.safetensors.index.json.
+ * A Hugging Face model directory's config.json for the Llama family (Llama, Mistral, Qwen2): parsed into
+ * a {@link LlamaConfig} with transformers' defaults filled in (rope scaling included), read from a
+ * directory, and written back as transformers spells it.
  */
 import * as fs from "node:fs";
 import * as path from "node:path";
+import { Fields, isObject, readJson } from "../io/json-fields.js";
 import type { Llama3RopeScaling } from "../nn/rotary.js";
-import type { LlamaArch } from "../model/llama-arch.js";
-import { SafetensorsFile, type SafetensorsTensorInfo, type TensorSource } from "./safetensors.js";
+import type { LlamaArch } from "./llama-arch.js";
 
 /** Architectures readLlamaConfig accepts (all the Llama decoder: RMSNorm, rotary, GQA, SwiGLU). */
 export const LLAMA_ARCHITECTURES = ["LlamaForCausalLM", "MistralForCausalLM", "Qwen2ForCausalLM"] as const;
@@ -46,20 +47,6 @@ export interface LlamaConfig extends LlamaArch {
   extra: Record<string, unknown>;
 }
 
-/** generation_config.json fields ortrl reads; absent or null keys are left out. */
-export interface GenerationConfig {
-  bosTokenId?: number;
-  eosTokenId?: number | number[];
-  padTokenId?: number;
-  maxLength?: number;
-  maxNewTokens?: number;
-  temperature?: number;
-  topP?: number;
-  topK?: number;
-  doSample?: boolean;
-  repetitionPenalty?: number;
-}
-
 interface ArchDefaults {
   modelType: string;
   maxPositionEmbeddings: number;
@@ -78,91 +65,6 @@ const ARCH_DEFAULTS: Record<LlamaArchitecture, ArchDefaults> = {
 };
 
 const MODEL_TYPE_ARCH: Record<string, LlamaArchitecture> = { llama: "LlamaForCausalLM", mistral: "MistralForCausalLM", qwen2: "Qwen2ForCausalLM" };
-
-function readJson(file: string): unknown {
-  let text: string;
-  try {
-    text = fs.readFileSync(file, "utf8");
-  } catch (e) {
-    throw new Error(`${file}: cannot read (${(e as Error).message})`);
-  }
-  try {
-    return JSON.parse(text);
-  } catch (e) {
-    throw new Error(`${file}: not valid JSON (${(e as Error).message})`);
-  }
-}
-
-function isObject(v: unknown): v is Record<string, unknown> {
-  return typeof v === "object" && v !== null && !Array.isArray(v);
-}
-
-/** Typed access to a JSON object's keys, remembering which were read; errors name the source and key. */
-class Fields {
-  private readonly used = new Set<string>();
-  constructor(private readonly obj: Record<string, unknown>, private readonly source: string) {}
-
-  /** The raw value (undefined when absent), marked as read. */
-  raw(key: string): unknown {
-    this.used.add(key);
-    return this.obj[key];
-  }
-
-  fail(key: string, what: string): never {
-    throw new Error(`${this.source}: field '${key}' ${what}, got ${JSON.stringify(this.obj[key])}`);
-  }
-
-  /** A positive integer; `def` when absent or null (required when `def` is undefined). */
-  posInt(key: string, def?: number): number {
-    const v = this.raw(key);
-    if (v === undefined || v === null) return def ?? this.fail(key, "is required (a positive integer)");
-    if (!Number.isSafeInteger(v) || (v as number) <= 0) this.fail(key, "must be a positive integer");
-    return v as number;
-  }
-
-  posNumber(key: string, def: number): number {
-    const v = this.raw(key);
-    if (v === undefined || v === null) return def;
-    if (typeof v !== "number" || !(v > 0) || !Number.isFinite(v)) this.fail(key, "must be a positive number");
-    return v;
-  }
-
-  bool(key: string, def: boolean): boolean {
-    const v = this.raw(key);
-    if (v === undefined || v === null) return def;
-    if (typeof v !== "boolean") this.fail(key, "must be true or false");
-    return v;
-  }
-
-  str(key: string): string | null {
-    const v = this.raw(key);
-    if (v === undefined || v === null) return null;
-    if (typeof v !== "string") this.fail(key, "must be a string");
-    return v;
-  }
-
-  /** A token id (non-negative integer), or null. */
-  tokenId(key: string, def: number | null): number | null {
-    const v = this.raw(key);
-    if (v === undefined) return def;
-    if (v === null) return null;
-    if (!Number.isSafeInteger(v) || (v as number) < 0) this.fail(key, "must be a token id (non-negative integer)");
-    return v as number;
-  }
-
-  /** A token id, a non-empty list of them, or null. */
-  tokenIds(key: string, def: number | null): number | number[] | null {
-    const v = this.raw(key);
-    if (!Array.isArray(v)) return this.tokenId(key, def);
-    if (!v.length || !v.every((x) => Number.isSafeInteger(x) && x >= 0)) this.fail(key, "must be a token id or a list of token ids");
-    return [...(v as number[])];
-  }
-
-  /** The keys not read. */
-  rest(): Record<string, unknown> {
-    return Object.fromEntries(Object.entries(this.obj).filter(([k]) => !this.used.has(k)));
-  }
-}
 
 function resolveArchitecture(f: Fields, source: string): { architecture: LlamaArchitecture; architectures: string[] } {
   const archs = f.raw("architectures");
@@ -333,154 +235,4 @@ export function llamaConfigToJson(cfg: LlamaConfig): Record<string, unknown> {
   if (cfg.padTokenId !== null) out["pad_token_id"] = cfg.padTokenId;
   if (cfg.torchDtype !== null) out["torch_dtype"] = cfg.torchDtype;
   return Object.fromEntries(Object.entries(out).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
-}
-
-/**
- * Reads `dir/generation_config.json`; a missing file gives {}.
- * @throws Error naming the file and field for invalid JSON or a value of the wrong type.
- */
-export function readGenerationConfig(dir: string): GenerationConfig {
-  const file = path.join(dir, "generation_config.json");
-  if (!fs.existsSync(file)) return {};
-  const json = readJson(file);
-  if (!isObject(json)) throw new Error(`${file}: not a JSON object`);
-  const f = new Fields(json, file);
-  const out: GenerationConfig = {};
-  const num = (key: string, check: (x: number) => boolean, what: string): number | undefined => {
-    const v = f.raw(key);
-    if (v === undefined || v === null) return undefined;
-    return typeof v === "number" && check(v) ? v : f.fail(key, what);
-  };
-  const nonNegInt = (x: number) => Number.isSafeInteger(x) && x >= 0;
-  const set = <K extends keyof GenerationConfig>(k: K, v: GenerationConfig[K] | null | undefined) => {
-    if (v !== undefined && v !== null) out[k] = v;
-  };
-  set("bosTokenId", f.tokenId("bos_token_id", null));
-  set("eosTokenId", f.tokenIds("eos_token_id", null));
-  set("padTokenId", f.tokenId("pad_token_id", null));
-  set("maxLength", num("max_length", nonNegInt, "must be a non-negative integer"));
-  set("maxNewTokens", num("max_new_tokens", nonNegInt, "must be a non-negative integer"));
-  set("temperature", num("temperature", (x) => x >= 0, "must be a non-negative number"));
-  set("topP", num("top_p", (x) => x >= 0 && x <= 1, "must be a number in [0, 1]"));
-  set("topK", num("top_k", nonNegInt, "must be a non-negative integer"));
-  set("repetitionPenalty", num("repetition_penalty", (x) => x > 0, "must be a positive number"));
-  const ds = f.raw("do_sample");
-  if (ds !== undefined && ds !== null) set("doSample", f.bool("do_sample", false));
-  return out;
-}
-
-/** Tensors of a model directory: one safetensors file or several shards, seen as one name -> tensor map. */
-export class ModelWeights implements TensorSource {
-  private constructor(
-    readonly dir: string,
-    /** The open safetensors files (one, or one per shard). */
-    readonly files: readonly SafetensorsFile[],
-    private readonly byName: ReadonlyMap<string, SafetensorsFile>,
-  ) {}
-
-  /**
-   * Opens `dir/model.safetensors`, or else the shards named by `dir/model.safetensors.index.json` (`weight_map`:
-   * tensor name -> shard file name). With an index, the tensors are exactly those of weight_map.
-   * @throws Error naming the directory and the files looked for when neither exists; naming the index, tensor
-   *   and shard when a shard is missing or lacks a tensor; and any safetensors validation error.
-   */
-  static open(dir: string): ModelWeights {
-    if (!fs.existsSync(dir) || !fs.statSync(dir).isDirectory()) throw new Error(`model directory ${dir} does not exist`);
-    const single = path.join(dir, "model.safetensors");
-    if (fs.existsSync(single)) {
-      const file = SafetensorsFile.open(single);
-      return new ModelWeights(dir, [file], new Map(file.tensorNames.map((n) => [n, file])));
-    }
-    const indexPath = path.join(dir, "model.safetensors.index.json");
-    if (!fs.existsSync(indexPath)) {
-      const bin = ["pytorch_model.bin", "pytorch_model.bin.index.json"].filter((n) => fs.existsSync(path.join(dir, n)));
-      const hint = bin.length ? ` (found ${bin.join(", ")}: PyTorch pickles are not read; convert them to safetensors)` : "";
-      throw new Error(`${dir}: no model weights: looked for model.safetensors and model.safetensors.index.json${hint}`);
-    }
-    return ModelWeights.openSharded(dir, indexPath);
-  }
-
-  private static openSharded(dir: string, indexPath: string): ModelWeights {
-    const index = readJson(indexPath);
-    const wm = isObject(index) ? index["weight_map"] : undefined;
-    if (!isObject(wm)) throw new Error(`${indexPath}: no 'weight_map' object`);
-    const byShard = new Map<string, string[]>();
-    for (const [name, shard] of Object.entries(wm)) {
-      if (typeof shard !== "string" || !shard || path.isAbsolute(shard) || shard.split(/[\\/]/).includes(".."))
-        throw new Error(`${indexPath}: weight_map entry '${name}' has bad shard file name ${JSON.stringify(shard)}`);
-      byShard.set(shard, [...(byShard.get(shard) ?? []), name]);
-    }
-    const files: SafetensorsFile[] = [];
-    const byName = new Map<string, SafetensorsFile>();
-    try {
-      for (const [shard, names] of byShard) {
-        const p = path.join(dir, shard);
-        if (!fs.existsSync(p)) {
-          const others = names.length > 1 ? ` (and ${names.length - 1} other tensors)` : "";
-          throw new Error(`${indexPath}: weight_map maps '${names[0]}'${others} to shard '${shard}', which does not exist in ${dir}`);
-        }
-        const file = SafetensorsFile.open(p);
-        files.push(file);
-        for (const n of names) {
-          if (!file.has(n)) throw new Error(`${indexPath}: weight_map maps '${n}' to shard '${shard}', which has no such tensor`);
-          byName.set(n, file);
-        }
-      }
-    } catch (e) {
-      for (const f of files) f.close();
-      throw e;
-    }
-    return new ModelWeights(dir, files, new Map(Object.keys(wm).map((n) => [n, byName.get(n)!])));
-  }
-
-  /** Tensor names (file order for one file, weight_map order for shards). */
-  get tensorNames(): string[] {
-    return [...this.byName.keys()];
-  }
-
-  /**
-   * Tensors stored in a shard that weight_map does not map to that shard (never read: transformers would report
-   * them as unexpected too). Always empty for a single model.safetensors.
-   */
-  get unindexedTensorNames(): string[] {
-    const out: string[] = [];
-    for (const f of this.files) for (const n of f.tensorNames) if (this.byName.get(n) !== f) out.push(n);
-    return out;
-  }
-
-  has(name: string): boolean {
-    return this.byName.has(name);
-  }
-
-  /** The file holding `name`. @throws Error naming the directory for an unknown tensor. */
-  fileOf(name: string): SafetensorsFile {
-    const f = this.byName.get(name);
-    if (!f) throw new Error(`model weights in ${this.dir}: no tensor '${name}'`);
-    return f;
-  }
-
-  info(name: string): SafetensorsTensorInfo {
-    return this.fileOf(name).info(name);
-  }
-
-  readRaw(name: string): Uint8Array {
-    return this.fileOf(name).readRaw(name);
-  }
-
-  readFloat32(name: string): Float32Array {
-    return this.fileOf(name).readFloat32(name);
-  }
-
-  readFloat32Into(name: string, out: Float32Array): void {
-    this.fileOf(name).readFloat32Into(name, out);
-  }
-
-  close(): void {
-    for (const f of this.files) f.close();
-  }
-}
-
-/** Opens a model directory's weights (see {@link ModelWeights.open}). Call `close()` when done. */
-export function openModelWeights(dir: string): ModelWeights {
-  return ModelWeights.open(dir);
 }

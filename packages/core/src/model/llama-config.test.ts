@@ -1,30 +1,24 @@
 /**
- * Hugging Face model directories: config parsing and write-back, generation config, single-file and sharded
- * weights (a sharded copy of tiny-llama must load identically), and the errors for missing or broken files.
+ * config.json of the Llama family: parsing with transformers' defaults (Llama, Mistral, Qwen2, Llama 3.1
+ * rope scaling), write-back as transformers spells it, agreement with the weights of the shared models,
+ * and errors that name the file and the field.
  */
-import { SHARED_DIR } from "../testing/fixtures.js";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import {
-  llamaConfigToJson,
-  openModelWeights,
-  parseLlamaConfig,
-  readGenerationConfig,
-  readLlamaConfig,
-} from "./hf-model-dir.js";
-import { readSafetensors, writeSafetensors, type SafetensorsTensor } from "./safetensors.js";
-import { llamaParamSpecs, type LlamaArch } from "../model/llama-arch.js";
+import { openModelWeights } from "../io/model-weights.js";
 import { errorOf } from "../testing/edits.js";
+import { STORIES_DIR, TINY_LLAMA_DIR } from "../testing/fixtures.js";
+import { llamaParamSpecs, type LlamaArch } from "./llama-arch.js";
+import { llamaConfigToJson, parseLlamaConfig, readLlamaConfig } from "./llama-config.js";
 
-const SHARED = SHARED_DIR;
-const TINY = path.join(SHARED, "fixtures/tiny-llama/model");
-const STORIES = path.join(SHARED, "models/stories260K-hf");
+const TINY = path.join(TINY_LLAMA_DIR, "model");
+const STORIES = STORIES_DIR;
 
 let tmp: string;
 beforeAll(() => {
-  tmp = fs.mkdtempSync(path.join(os.tmpdir(), "ortrl-hfdir-"));
+  tmp = fs.mkdtempSync(path.join(os.tmpdir(), "ortrl-llama-config-"));
 });
 afterAll(() => fs.rmSync(tmp, { recursive: true, force: true }));
 
@@ -169,29 +163,7 @@ describe("readLlamaConfig", () => {
   });
 });
 
-describe("readGenerationConfig", () => {
-  it("reads generation_config.json, or {} without one", () => {
-    expect(readGenerationConfig(STORIES)).toEqual({ bosTokenId: 1, eosTokenId: 2, maxLength: 256 });
-    expect(readGenerationConfig(TINY)).toEqual({});
-    const dir = fs.mkdtempSync(path.join(tmp, "gen-"));
-    const file = path.join(dir, "generation_config.json");
-    fs.writeFileSync(file, JSON.stringify({ do_sample: true, temperature: 0.6, top_p: 0.9, top_k: 50, eos_token_id: [1, 2], pad_token_id: null }));
-    expect(readGenerationConfig(dir)).toEqual({ doSample: true, temperature: 0.6, topP: 0.9, topK: 50, eosTokenId: [1, 2] });
-    fs.writeFileSync(file, JSON.stringify({ top_p: 2 }));
-    expect(errorOf(() => readGenerationConfig(dir))).toBe(`${file}: field 'top_p' must be a number in [0, 1], got 2`);
-  });
-});
-
-describe("openModelWeights", () => {
-  it("opens a single model.safetensors", () => {
-    const w = openModelWeights(TINY);
-    expect(w.tensorNames.length).toBe(20);
-    expect(w.info("model.embed_tokens.weight").shape).toEqual([97, 48]);
-    expect(w.readFloat32("model.norm.weight").length).toBe(48);
-    expect(errorOf(() => w.info("lm_head.weight"))).toMatch(new RegExp(`${TINY}: no tensor 'lm_head.weight'`));
-    w.close();
-  });
-
+describe("the config and the weights", () => {
   it("agrees with the model's parameter list (names and shapes) for the shared models", () => {
     for (const dir of [TINY, STORIES]) {
       const w = openModelWeights(dir);
@@ -201,89 +173,5 @@ describe("openModelWeights", () => {
       for (const s of specs) expect(w.info(s.name).shape).toEqual(s.shape);
       w.close();
     }
-  });
-
-  /** Copies tiny-llama into `dir` as two shards (tensors alternating) plus an index; returns the shard names. */
-  function shard(dir: string): Record<string, string> {
-    const src = readSafetensors(path.join(TINY, "model.safetensors"));
-    const files = ["model-00001-of-00002.safetensors", "model-00002-of-00002.safetensors"];
-    const parts: Record<string, SafetensorsTensor>[] = [{}, {}];
-    const weightMap: Record<string, string> = {};
-    src.tensorNames.forEach((n, i) => {
-      parts[i % 2]![n] = { dtype: src.info(n).dtype, shape: src.info(n).shape, data: src.read(n) };
-      weightMap[n] = files[i % 2]!;
-    });
-    files.forEach((f, i) => writeSafetensors(path.join(dir, f), parts[i]!, { format: "pt" }));
-    const index = { metadata: { total_size: 179328 }, weight_map: weightMap };
-    fs.writeFileSync(path.join(dir, "model.safetensors.index.json"), JSON.stringify(index, null, 2));
-    fs.copyFileSync(path.join(TINY, "config.json"), path.join(dir, "config.json"));
-    src.close();
-    return weightMap;
-  }
-
-  it("loads a sharded copy identically, into preallocated views", () => {
-    const dir = fs.mkdtempSync(path.join(tmp, "sharded-"));
-    shard(dir);
-    const a = openModelWeights(TINY);
-    const b = openModelWeights(dir);
-    expect(b.files.length).toBe(2);
-    expect(new Set(b.tensorNames)).toEqual(new Set(a.tensorNames));
-    const total = a.tensorNames.reduce((s, n) => s + a.info(n).numel, 0);
-    const flatA = new Float32Array(total);
-    const flatB = new Float32Array(total);
-    let off = 0;
-    for (const n of a.tensorNames) {
-      const k = a.info(n).numel;
-      expect(b.info(n).shape).toEqual(a.info(n).shape);
-      a.readFloat32Into(n, flatA.subarray(off, off + k));
-      b.readFloat32Into(n, flatB.subarray(off, off + k));
-      off += k;
-    }
-    expect(flatB).toEqual(flatA);
-    expect(readLlamaConfig(dir)).toEqual(readLlamaConfig(TINY));
-    a.close();
-    b.close();
-  });
-
-  it("lists tensors a shard holds that weight_map does not map to it", () => {
-    const dir = fs.mkdtempSync(path.join(tmp, "unindexed-"));
-    const weightMap = shard(dir);
-    const whole = openModelWeights(dir);
-    expect(whole.unindexedTensorNames).toEqual([]);
-    whole.close();
-    const { "model.norm.weight": _dropped, ...rest } = weightMap;
-    fs.writeFileSync(path.join(dir, "model.safetensors.index.json"), JSON.stringify({ weight_map: rest }));
-    const w = openModelWeights(dir);
-    expect(w.has("model.norm.weight")).toBe(false);
-    expect(w.unindexedTensorNames).toEqual(["model.norm.weight"]);
-    w.close();
-  });
-
-  it("names the directory and files looked for when there are no weights", () => {
-    const dir = fs.mkdtempSync(path.join(tmp, "empty-"));
-    expect(errorOf(() => openModelWeights(dir))).toBe(`${dir}: no model weights: looked for model.safetensors and model.safetensors.index.json`);
-    fs.writeFileSync(path.join(dir, "pytorch_model.bin"), "");
-    expect(errorOf(() => openModelWeights(dir))).toMatch(/found pytorch_model.bin: PyTorch pickles are not read/);
-    expect(errorOf(() => openModelWeights(path.join(dir, "nope")))).toMatch(/model directory .*nope does not exist/);
-  });
-
-  it("names the index, tensor and shard for a broken weight_map", () => {
-    const dir = fs.mkdtempSync(path.join(tmp, "broken-"));
-    const weightMap = shard(dir);
-    const indexPath = path.join(dir, "model.safetensors.index.json");
-    const writeIndex = (wm: Record<string, string>) => fs.writeFileSync(indexPath, JSON.stringify({ weight_map: wm }));
-
-    writeIndex({ ...weightMap, "model.norm.weight": "model-00003-of-00003.safetensors" });
-    expect(errorOf(() => openModelWeights(dir))).toBe(
-      `${indexPath}: weight_map maps 'model.norm.weight' to shard 'model-00003-of-00003.safetensors', which does not exist in ${dir}`,
-    );
-    writeIndex({ ...weightMap, "lm_head.weight": "model-00001-of-00002.safetensors" });
-    expect(errorOf(() => openModelWeights(dir))).toBe(
-      `${indexPath}: weight_map maps 'lm_head.weight' to shard 'model-00001-of-00002.safetensors', which has no such tensor`,
-    );
-    writeIndex({ ...weightMap, x: "../elsewhere.safetensors" });
-    expect(errorOf(() => openModelWeights(dir))).toMatch(/weight_map entry 'x' has bad shard file name/);
-    fs.writeFileSync(indexPath, JSON.stringify({ metadata: {} }));
-    expect(errorOf(() => openModelWeights(dir))).toBe(`${indexPath}: no 'weight_map' object`);
   });
 });

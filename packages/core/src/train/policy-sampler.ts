@@ -1,9 +1,9 @@
 /**
- * The default Sampler: batched KV-cache generation from a Policy's current weights (adapter included),
- * as GRPO will use to draw num_generations completions per prompt.
+ * The default Sampler (the seam in seams.ts): batched KV-cache generation from a Policy's current weights
+ * (adapter included), as GRPO uses to draw num_generations completions per prompt.
  */
-import type { Policy, Sampler } from "../train/seams.js";
-import { type GenerateOptions, type GenerateOutput, generate } from "./generate.js";
+import { type GenerateOptions, type GenerateOutput, generate } from "../generate/generate.js";
+import type { Policy, Sampler } from "./seams.js";
 
 export class PolicySampler implements Sampler {
   constructor(private readonly policy: Pick<Policy, "lm">) {}
