@@ -62,6 +62,18 @@ describe("outputs: nothing is destroyed before its replacement is complete", () 
     expect(existsSync(join(out, "model.safetensors"))).toBe(true);
   });
 
+  it("a directory in use by a live run is refused untouched, even with --overwrite-output-dir", () => {
+    const out = join(tmp, "in-use");
+    expectOk(train([...small(), "--output-dir", out, "--max-steps", "2", "--save-steps", "2"]));
+    writeFileSync(join(out, ".ortrl-lock"), `${process.pid}\n`); // this test process: alive
+    const before = readdirSync(out).sort();
+    const r = train([...small(), "--output-dir", out, "--max-steps", "2", "--overwrite-output-dir"]);
+    expectFailure(r, /--output-dir .*in-use is in use by another run \(process \d+/);
+    expect(r.status).toBe(2);
+    expect(readdirSync(out).sort()).toEqual(before);
+    rmSync(join(out, ".ortrl-lock"));
+  });
+
   it("refuses an output dir that is, or contains, the input model", () => {
     const copy = join(tmp, "model-copy");
     cpSync(MODEL, copy, { recursive: true });

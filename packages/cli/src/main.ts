@@ -40,9 +40,11 @@ function cliVersion(): string {
 }
 
 export async function main(argv: string[]): Promise<void> {
-  // Library warnings (e.g. skipped dataset records) as one plain line each.
-  process.removeAllListeners("warning");
-  process.on("warning", (w) => process.stderr.write(`ortrl: warning: ${w.message}\n`));
+  // Library warnings (e.g. skipped dataset records) as one plain line each, written at once: Node
+  // delivers warnings on a later tick, which an error's process.exit would pre-empt.
+  process.emitWarning = ((warning: string | Error) => {
+    process.stderr.write(`ortrl: warning: ${typeof warning === "string" ? warning : warning.message}\n`);
+  }) as typeof process.emitWarning;
   // Errors thrown outside the command's promise (timers, streams) are reported the same way.
   process.on("uncaughtException", (e) => reportAndExit(e));
   process.on("unhandledRejection", (e) => reportAndExit(e));

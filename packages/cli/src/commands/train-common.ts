@@ -107,12 +107,24 @@ async function train<C extends TrainingArguments>(plugin: MethodPlugin<C>, optio
   if (config.evalSteps !== null && !container.isBound(EvalDataset)) {
     process.emitWarning("--eval-steps is set but there is no evaluation data (--eval-data or --eval-holdout): nothing will be evaluated");
   }
-  const inputs = [{ what: "--model", path: o.model }, ...(o.adapter ? [{ what: "--adapter", path: o.adapter }] : [])];
-  const inputFiles = filesNamedBy(config).map((f) => ({ what: `--${f.key.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`, path: f.path }));
-  const overwrite = o.overwriteOutputDir === true;
-  prepareOutputDir(config.outputDir, { resumeFrom: config.resumeFromCheckpoint, overwrite, inputs, inputFiles });
-  lockOutputDir(config.outputDir);
+  // Everything that can refuse the run happens before the output directory is touched: the datasets
+  // are tokenised (resolving the trainer) and a resumed checkpoint is checked against this run.
   const trainer = container.get<Trainer>(TrainerToken);
+  trainer.checkResume?.();
+  await new Promise((resolve) => setImmediate(resolve)); // let a signal sent during loading arrive
+  if (stop.signal.aborted) {
+    process.stderr.write("ortrl: interrupted before training started; nothing was changed\n");
+    process.exitCode = signals.exitCode();
+    return;
+  }
+  const inputs = [{ what: "--model", path: o.model }, ...(o.adapter ? [{ what: "--adapter", path: o.adapter }] : [])];
+  const inputFiles = [
+    ...filesNamedBy(config).map((f) => ({ what: plugin.schema.nameOf(f.key, "flag"), path: f.path })),
+    ...(source !== "command line" ? [{ what: "--config", path: source }] : []),
+  ];
+  const overwrite = o.overwriteOutputDir === true;
+  lockOutputDir(config.outputDir); // before anything is moved: a directory in use is refused untouched
+  prepareOutputDir(config.outputDir, { resumeFrom: config.resumeFromCheckpoint, overwrite, inputs, inputFiles });
   // A metrics.jsonl that cannot be written stops the run like Ctrl-C (checkpoint), then fails.
   let writeFailure: Error | null = null;
   const sub = attachTrainingUi(container.get<TrainerEvents>(TrainerEvents), config.outputDir, (e) => {
@@ -137,7 +149,14 @@ async function train<C extends TrainingArguments>(plugin: MethodPlugin<C>, optio
       process.exitCode = signals.exitCode();
       return;
     }
-    completeOutputDir(config.outputDir, overwrite);
+    completeOutputDir(config.outputDir, overwrite, inputFiles);
+    if (stop.signal.aborted) {
+      // The stop request came during the final evaluation: the model is complete, its evaluation is not.
+      process.stderr.write(`ortrl: interrupted during the final evaluation: the final model was saved in ${config.outputDir}, without its eval metrics\n`);
+      process.stdout.write(JSON.stringify({ ...summary, interrupted: true }) + "\n");
+      process.exitCode = signals.exitCode();
+      return;
+    }
     process.stdout.write(JSON.stringify(summary) + "\n");
   } finally {
     sub.unsubscribe();

@@ -48,9 +48,10 @@ describe("removeStaleTemporaries", () => {
     mkdirSync(join(dir, `checkpoint-4.old-${DEAD}`)); // replaced: the new one is in place
     const live = `checkpoint-5.tmp-${process.ppid}`;
     mkdirSync(join(dir, live));
-    const done = removeStaleTemporaries(dir);
+    for (const mine of ["notes.tmp-2023", "eval.json.tmp-12345", "results.json.old-20240101"]) writeFileSync(join(dir, mine), "user's");
+    const done = removeStaleTemporaries(dir, (n) => /^checkpoint-\d+$/.test(n) || n === "model.safetensors");
     expect(done).toHaveLength(5);
-    expect(readdirSync(dir).sort()).toEqual(["checkpoint-2", "checkpoint-4", live].sort());
+    expect(readdirSync(dir).sort()).toEqual(["checkpoint-2", "checkpoint-4", live, "notes.tmp-2023", "eval.json.tmp-12345", "results.json.old-20240101"].sort());
     expect(existsSync(join(dir, "checkpoint-2", "trainer_state.json"))).toBe(true);
   });
 });

@@ -93,12 +93,8 @@ export function renamePath(e: unknown, from: string, to: string): unknown {
   return e;
 }
 
-/**
- * Leftovers of ortrl's own writes: a checkpoint or the final-model staging directory, or a file ortrl
- * writes atomically into an output directory, with a `.tmp-PID`, `.old-PID` or `.del-PID` suffix.
- * Anything else (a user's `notes.tmp-2024`) is never touched.
- */
-const TEMPORARY = /^(checkpoint-\d+|final-model|[\w.-]+\.(?:safetensors|json|jsonl|jinja))\.(tmp|old|del)-(\d+)$/;
+/** `<name>.tmp-PID`, `<name>.old-PID`, `<name>.del-PID`. */
+const TEMPORARY = /^(.+)\.(tmp|old|del)-(\d+)$/;
 
 /** Whether process `pid` is alive (signal 0 probes without sending anything); false for this process. */
 export function isAlive(pid: number): boolean {
@@ -112,19 +108,19 @@ export function isAlive(pid: number): boolean {
 }
 
 /**
- * Cleans what an interrupted ortrl process left in `dir` (one level; only ortrl's own names, see
- * TEMPORARY): `X.tmp-PID` (a half-written file or
+ * Cleans what an interrupted ortrl process left in `dir` (one level; only names X that `isOurs`
+ * accepts, so a user's `notes.tmp-2024` is never touched): `X.tmp-PID` (a half-written file or
  * directory) and `X.del-PID` (a directory being deleted) are removed; `X.old-PID` (a complete directory caught between the two renames of
  * {@link writeDirAtomic}) is renamed back to `X` when `X` is missing, removed otherwise. Entries of
  * live processes are left alone.
  * @returns what was done, one line per entry (for a warning).
  */
-export function removeStaleTemporaries(dir: string): string[] {
+export function removeStaleTemporaries(dir: string, isOurs: (name: string) => boolean): string[] {
   if (!existsSync(dir)) return [];
   const done: string[] = [];
   for (const name of readdirSync(dir)) {
     const m = TEMPORARY.exec(name);
-    if (!m || isAlive(Number(m[3]))) continue;
+    if (!m || !isOurs(m[1]!) || isAlive(Number(m[3]))) continue;
     const path = join(dir, name);
     const target = join(dir, m[1]!);
     if (m[2] === "old" && !existsSync(target)) {

@@ -162,4 +162,6 @@ export interface Trainer {
   run(opts?: { signal?: AbortSignal }): Promise<TrainResult>;
   /** Evaluates the held-out examples with the current weights: `eval_loss`, `eval_<metric>`, ... */
   evaluate(): Promise<Record<string, number>>;
+  /** Checks, before anything is written, that the checkpoint to resume (if any) belongs to this run. */
+  checkResume?(): void;
 }

@@ -37,11 +37,24 @@ describe("prepareOutputDir", () => {
     w.mockRestore();
   });
 
-  it("resuming: a checkpoint of the directory itself, or another run only with overwrite", () => {
+  it("resuming: a checkpoint of the directory's run (its own, or one with the same fingerprint elsewhere), or another run only with overwrite", () => {
     const dir = run();
+    const stamp = (ck: string, fingerprint: object) => writeFileSync(join(ck, "trainer_state.json"), JSON.stringify({ global_step: 2, ortrl_fingerprint: fingerprint }));
+    stamp(join(dir, "checkpoint-2"), { data: "a" });
     expect(prepareOutputDir(dir, { resumeFrom: join(dir, "checkpoint-2"), overwrite: false, inputs: [] })).toBeNull();
     expect(existsSync(join(dir, "model.safetensors"))).toBe(true);
-    expect(() => prepareOutputDir(dir, { resumeFrom: join(run(), "checkpoint-2"), overwrite: false, inputs: [] })).toThrow(/is not one of its checkpoints: pass --overwrite-output-dir/);
+    const other = run();
+    stamp(join(other, "checkpoint-2"), { data: "b" });
+    expect(() => prepareOutputDir(dir, { resumeFrom: join(other, "checkpoint-2"), overwrite: false, inputs: [] })).toThrow(/is not one of its checkpoints: pass --overwrite-output-dir/);
+    // A rescue checkpoint of the same run, written elsewhere, is this run's.
+    const rescue = mkdtempSync(join(tmpdir(), "ortrl-rescue-"));
+    mkdirSync(join(rescue, "checkpoint-3"));
+    stamp(join(rescue, "checkpoint-3"), { data: "a" });
+    expect(prepareOutputDir(dir, { resumeFrom: join(rescue, "checkpoint-3"), overwrite: false, inputs: [] })).toBeNull();
+    // A checkpoint of an earlier run moved aside inside the directory is not.
+    mkdirSync(join(dir, "ortrl-previous-run-1", "checkpoint-2"), { recursive: true });
+    stamp(join(dir, "ortrl-previous-run-1", "checkpoint-2"), { data: "old" });
+    expect(() => prepareOutputDir(dir, { resumeFrom: join(dir, "ortrl-previous-run-1", "checkpoint-2"), overwrite: false, inputs: [] })).toThrow(/is not one of its checkpoints/);
   });
 
   it("refuses an output dir that is or contains an input, and moving aside an input file", () => {
@@ -50,7 +63,10 @@ describe("prepareOutputDir", () => {
     expect(() => prepareOutputDir(dir, { resumeFrom: null, overwrite: false, inputs: [{ what: "--adapter", path: join(dir, "checkpoint-2") }] })).toThrow(/contains the input of --adapter/);
     expect(prepareOutputDir(join(dir, "sub"), { resumeFrom: null, overwrite: false, inputs: [{ what: "--model", path: dir }] })).toBeNull();
     const data = { what: "--data", path: join(dir, "metrics.jsonl") };
-    expect(() => prepareOutputDir(dir, { ...fresh, overwrite: true, inputFiles: [data] })).toThrow(/--data .*metrics\.jsonl is part of the earlier run .* copy it elsewhere first/);
+    expect(() => prepareOutputDir(dir, { ...fresh, overwrite: true, inputFiles: [data] })).toThrow(/--data .*metrics\.jsonl is inside --output-dir .* where the run writes metrics\.jsonl; move it elsewhere first/);
+    const cfgDir = mkdtempSync(join(tmpdir(), "ortrl-outdir-"));
+    writeFileSync(join(cfgDir, "config.json"), "{}");
+    expect(() => prepareOutputDir(cfgDir, { ...fresh, overwrite: false, inputFiles: [{ what: "--config", path: join(cfgDir, "config.json") }] })).toThrow(/--config .*config\.json is inside --output-dir .* where the run writes config\.json/);
     expect(readFileSync(join(dir, "model.safetensors"), "utf8")).toBe("model.safetensors");
   });
 

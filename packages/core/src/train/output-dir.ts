@@ -12,7 +12,7 @@
  * - one run at a time: `.ortrl-lock` holds the pid of the run using the directory.
  */
 import { accessSync, constants, existsSync, mkdirSync, openSync, readFileSync, readdirSync, realpathSync, renameSync, rmdirSync, rmSync, statSync, writeSync, closeSync } from "node:fs";
-import { dirname, isAbsolute, join, relative, resolve, sep } from "node:path";
+import { basename, dirname, isAbsolute, join, relative, resolve, sep } from "node:path";
 import { FileSystemError, withFsContext } from "../io/fs-errors.js";
 import { isAlive } from "../io/atomic.js";
 
@@ -38,13 +38,43 @@ export const RUN_FILES: readonly string[] = [
   "chat_template.jinja",
 ];
 const RUN_ENTRY = /^(checkpoint-\d+|model-\d+-of-\d+\.safetensors)$/;
+/** What makes a directory hold a run (a lone config.json, or the reusable reference_logps cache, does not). */
+const RUN_MARKERS = new Set(["metrics.jsonl", "completions.jsonl", "model.safetensors", "model.safetensors.index.json", "adapter_model.safetensors"]);
 const PREVIOUS = /^ortrl-previous-run-(\d+)$/;
 const LOCK = ".ortrl-lock";
 
-/** Files and folders of an earlier run in `dir` (checkpoints, logs, model files), without runs moved aside. */
+/**
+ * Files and folders of an earlier run in `dir` (checkpoints, logs, model and tokenizer files), without
+ * runs moved aside; empty when nothing in `dir` marks a run (checkpoints, logs, model weights).
+ */
 export function earlierRunFiles(dir: string): string[] {
   if (!existsSync(dir)) return [];
-  return readdirSync(dir).filter((f) => RUN_ENTRY.test(f) || RUN_FILES.includes(f));
+  const names = readdirSync(dir);
+  if (!names.some((f) => RUN_ENTRY.test(f) || RUN_MARKERS.has(f))) return [];
+  return names.filter((f) => RUN_ENTRY.test(f) || RUN_FILES.includes(f));
+}
+
+/** Whether `name` is something ortrl writes into an output directory (for cleaning its temporaries). */
+export function isRunOutputName(name: string): boolean {
+  return RUN_ENTRY.test(name) || RUN_FILES.includes(name) || name === "final-model";
+}
+
+/** The run fingerprint recorded in a checkpoint's trainer_state.json, or null. */
+function fingerprintOf(checkpoint: string): string | null {
+  try {
+    const f = JSON.parse(readFileSync(join(checkpoint, "trainer_state.json"), "utf8")).ortrl_fingerprint;
+    return f ? JSON.stringify(f) : null;
+  } catch {
+    return null;
+  }
+}
+
+/** Whether `checkpoint` belongs to the run in `dir`: one of its own checkpoints, or one with the same fingerprint as its newest (e.g. a rescue checkpoint written elsewhere). */
+function isCheckpointOf(checkpoint: string, dir: string): boolean {
+  if (dirname(real(checkpoint)) === real(dir) && /^checkpoint-\d+$/.test(basename(real(checkpoint)))) return true;
+  const own = readdirSync(dir).filter((f) => /^checkpoint-\d+$/.test(f)).sort((a, b) => Number(b.slice(11)) - Number(a.slice(11)));
+  const mine = fingerprintOf(checkpoint);
+  return mine !== null && own.length > 0 && fingerprintOf(join(dir, own[0]!)) === mine;
 }
 
 /** Earlier runs moved aside by --overwrite-output-dir (`ortrl-previous-run-N`). */
@@ -80,6 +110,19 @@ export interface PrepareOutputDirOptions {
 }
 
 /**
+ * The nearest existing folder at or above `dir` (where it will be created).
+ * @throws OutputDirError when that is a file (`dir` is a file, or lies under one).
+ */
+function usableDir(dir: string): string {
+  let existing = resolve(dir);
+  while (!existsSync(existing) && dirname(existing) !== existing) existing = dirname(existing);
+  if (!statSync(existing).isDirectory()) {
+    throw new OutputDirError(existing === resolve(dir) ? `--output-dir ${dir} is a file, expected a directory` : `--output-dir ${dir} cannot be created: ${existing} is a file`);
+  }
+  return existing;
+}
+
+/**
  * Checks (and, with `overwrite`, clears by moving aside) an output directory before training, and
  * that it (or the directory it will be created in) is writable, so that a read-only place fails before
  * any work. Nothing is created except `ortrl-previous-run-N/` when moving.
@@ -89,11 +132,7 @@ export interface PrepareOutputDirOptions {
  *   would move an input file; FileSystemError when it is not writable or the move fails (nothing moved is lost).
  */
 export function prepareOutputDir(dir: string, opts: PrepareOutputDirOptions): string | null {
-  let existing = resolve(dir);
-  while (!existsSync(existing) && dirname(existing) !== existing) existing = dirname(existing);
-  if (!statSync(existing).isDirectory()) {
-    throw new OutputDirError(existing === resolve(dir) ? `--output-dir ${dir} is a file, expected a directory` : `--output-dir ${dir} cannot be created: ${existing} is a file`);
-  }
+  const existing = usableDir(dir);
   const out = real(dir);
   for (const input of opts.inputs) {
     if (within(real(input.path), out)) {
@@ -101,9 +140,17 @@ export function prepareOutputDir(dir: string, opts: PrepareOutputDirOptions): st
     }
   }
   withFsContext(existing === resolve(dir) ? "write into" : "create", existing === resolve(dir) ? dir : `${dir} in ${existing}`, () => accessSync(existing, constants.W_OK));
+  // A file the run reads must not be one the run writes (or moves aside): e.g. --config DIR/config.json.
+  for (const f of opts.inputFiles ?? []) {
+    const rel = relative(out, real(f.path));
+    const top = rel.split(sep)[0]!;
+    if (within(real(f.path), out) && (RUN_ENTRY.test(top) || RUN_FILES.includes(top))) {
+      throw new OutputDirError(`${f.what} ${f.path} is inside --output-dir ${dir} where the run writes ${top}; move it elsewhere first`);
+    }
+  }
   const old = earlierRunFiles(dir);
   const previous = previousRuns(dir);
-  if (opts.resumeFrom && within(real(opts.resumeFrom), out)) return null; // continuing this directory's own run
+  if (opts.resumeFrom && existsSync(dir) && isCheckpointOf(opts.resumeFrom, dir)) return null; // continuing this directory's own run
   if (!old.length && !previous.length) return null;
   if (!opts.overwrite) {
     const held = [...old, ...previous];
@@ -134,14 +181,16 @@ export function prepareOutputDir(dir: string, opts: PrepareOutputDirOptions): st
  * {@link prepareOutputDir} moved aside (it has replaced them); any other run keeps them and says so.
  * Returns what was removed.
  */
-export function completeOutputDir(dir: string, overwrite: boolean): string[] {
+export function completeOutputDir(dir: string, overwrite: boolean, inputFiles: { what: string; path: string }[] = []): string[] {
   const found = previousRuns(dir).map((f) => join(dir, f));
-  if (!overwrite) {
-    if (found.length) process.emitWarning(`${dir} still holds earlier runs moved aside by --overwrite-output-dir (${found.join(", ")}); delete them when you no longer need them`, { code: "ORTRL_PREVIOUS_RUN" });
-    return [];
-  }
-  for (const p of found) rmSync(p, { recursive: true, force: true });
-  return found;
+  // A file the run read (its data, its --config) is never deleted with the run it sits in.
+  const holdsInput = (p: string) => inputFiles.some((f) => within(real(f.path), real(p)));
+  const keep = overwrite ? found.filter(holdsInput) : found;
+  if (keep.length) process.emitWarning(`${dir} still holds earlier runs moved aside by --overwrite-output-dir (${keep.join(", ")})${overwrite ? ", kept because this run read files from them" : ""}; delete them when you no longer need them`, { code: "ORTRL_PREVIOUS_RUN" });
+  if (!overwrite) return [];
+  const gone = found.filter((p) => !holdsInput(p));
+  for (const p of gone) rmSync(p, { recursive: true, force: true });
+  return gone;
 }
 
 /**
@@ -152,6 +201,7 @@ export function completeOutputDir(dir: string, overwrite: boolean): string[] {
  * @throws OutputDirError when a live process holds it.
  */
 export function lockOutputDir(dir: string): () => void {
+  usableDir(dir);
   const created = !existsSync(dir);
   withFsContext("create directory", dir, () => mkdirSync(dir, { recursive: true }));
   const file = join(dir, LOCK);

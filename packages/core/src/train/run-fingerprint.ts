@@ -107,12 +107,13 @@ export function compareFingerprints(then: RunFingerprint, now: RunFingerprint): 
 /**
  * Checks a checkpoint's fingerprint against this run's.
  * @param acceptHarmless accept differences in cadence/bookkeeping arguments (`--accept-changed-args`).
+ * @param warn warn when the checkpoint has no fingerprint (older ortrl).
  * @throws ResumeMismatchError naming the checkpoint and listing every difference that is not accepted; the message
  *   says which could be accepted.
  */
-export function assertSameRun(checkpoint: string, then: RunFingerprint | undefined, now: RunFingerprint, acceptHarmless: boolean): RunDifference[] {
+export function assertSameRun(checkpoint: string, then: RunFingerprint | undefined, now: RunFingerprint, acceptHarmless: boolean, warn = true): RunDifference[] {
   if (!then) {
-    process.emitWarning(`${checkpoint}: no run fingerprint (written by an older ortrl); cannot check that it belongs to this run's model, data and settings`, { code: "ORTRL_RESUME_UNCHECKED" });
+    if (warn) process.emitWarning(`${checkpoint}: no run fingerprint (written by an older ortrl); cannot check that it belongs to this run's model, data and settings`, { code: "ORTRL_RESUME_UNCHECKED" });
     return [];
   }
   const diffs = compareFingerprints(then, now);

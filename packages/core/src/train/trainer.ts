@@ -21,6 +21,7 @@ import { basename, join } from "node:path";
 import { inject, injectable, optional } from "inversify";
 import { listCheckpoints, readCheckpoint, saveCheckpoint, saveFinalModel, type TrainerState } from "./checkpoint.js";
 import { outputSizes, warnIfLowDisk } from "./disk-space.js";
+import { isRunOutputName } from "./output-dir.js";
 import { removeQuietly, removeStaleTemporaries } from "../io/atomic.js";
 import { describeErrno } from "../io/fs-errors.js";
 import { modelFingerprint } from "./reference.js";
@@ -121,6 +122,8 @@ export class DefaultTrainer<E = unknown, R = E> implements Trainer {
    */
   async run(opts: { signal?: AbortSignal } = {}): Promise<TrainResult> {
     const run = await this.begin(opts.signal);
+    // Loading and setup may have kept the event loop busy: let a pending stop request (a signal) arrive.
+    await new Promise((resolve) => setImmediate(resolve));
     let stopped = false;
     while (run.step < this.plan.maxSteps) {
       if (opts.signal?.aborted) {
@@ -153,20 +156,11 @@ export class DefaultTrainer<E = unknown, R = E> implements Trainer {
     const { args, policy, optimizer, plan } = this;
     const examples = this.train.examples;
     if (examples.length === 0) throw new Error("training dataset is empty");
-    const cleaned = removeStaleTemporaries(args.outputDir);
+    const cleaned = removeStaleTemporaries(args.outputDir, isRunOutputName);
     if (cleaned.length) process.emitWarning(`left over by an interrupted run: ${cleaned.join("; ")}`, { code: "ORTRL_STALE_TEMPORARY" });
     const trainableParams = policy.trainable.names.reduce((n, k) => n + policy.trainable.get(k).length, 0);
     warnIfLowDisk(args.outputDir, outputSizes(trainableParams, args.optim === "sgd" ? (args.sgdMomentum > 0 ? 1 : 0) : 2));
-    const trainable = trainableFingerprint(policy.trainable);
-    const fingerprint: RunFingerprint = {
-      version: 1,
-      model: createHash("sha1").update(JSON.stringify(policy.config)).update(modelFingerprint(policy.lm)).digest("hex"),
-      trainable: trainable.hash,
-      trainable_summary: trainable.summary,
-      data: dataFingerprint(examples),
-      num_examples: examples.length,
-      args: fingerprintArgs(args),
-    };
+    const fingerprint = this.fingerprint();
     await this.objective.setup?.({ args, resuming: args.resumeFromCheckpoint !== null, train: examples, eval: this.evalData?.examples ?? [], signal });
     const run: RunState = {
       step: 0,
@@ -192,6 +186,39 @@ export class DefaultTrainer<E = unknown, R = E> implements Trainer {
       startStep: run.step,
     });
     return run;
+  }
+
+  /** This run's fingerprint (computed once, before any weight changes: it describes the starting point). */
+  private fingerprint(): RunFingerprint {
+    if (this.startFingerprint) return this.startFingerprint;
+    const { policy, args } = this;
+    const trainable = trainableFingerprint(policy.trainable);
+    this.startFingerprint = {
+      version: 1,
+      model: createHash("sha1").update(JSON.stringify(policy.config)).update(modelFingerprint(policy.lm)).digest("hex"),
+      trainable: trainable.hash,
+      trainable_summary: trainable.summary,
+      data: dataFingerprint(this.train.examples),
+      num_examples: this.train.examples.length,
+      args: fingerprintArgs(args),
+    };
+    return this.startFingerprint;
+  }
+  private startFingerprint: RunFingerprint | null = null;
+
+  /**
+   * Before anything is written: checks that `resumeFromCheckpoint` (when set) is a readable checkpoint
+   * of this run (see {@link resume}), so that a caller can refuse early, e.g. before clearing an output
+   * directory. `run` checks again.
+   * @throws Error / ResumeMismatchError as `run` would.
+   */
+  checkResume(): void {
+    const dir = this.args.resumeFromCheckpoint;
+    if (!dir) return;
+    if (!existsSync(dir)) throw new Error(`checkpoint ${dir} does not exist`);
+    const ck = readCheckpoint(dir);
+    if (ck.state.global_step > this.plan.maxSteps) throw new Error(`checkpoint ${dir} is at step ${ck.state.global_step}, past max_steps ${this.plan.maxSteps}; raise max_steps (--max-steps) to train further`);
+    assertSameRun(dir, ck.state.ortrl_fingerprint, this.fingerprint(), this.args.acceptChangedArgs, false);
   }
 
   /**
