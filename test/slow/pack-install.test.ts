@@ -43,6 +43,7 @@ it("a stranger installs @ortrl/core and a plugin from tarballs, type-checks agai
   const listing = run("tar", ["-tzf", core!], dir);
   expect(listing).toMatch(/package\/dist\/index\.d\.ts/);
   expect(listing).not.toMatch(/package\/src\//);
+  expect(listing).not.toMatch(/tsbuildinfo/);
 
   const app = join(dir, "app");
   mkdirSync(app);

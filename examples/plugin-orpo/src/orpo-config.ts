@@ -4,11 +4,11 @@
  * come from that declaration). Defaults are TRL's ORPOConfig: learning_rate 1e-6, beta 0.1 (the
  * paper's λ), max_length 1024, max_prompt_length 512, logging_steps 10 (the training default).
  */
-import { type ConfigOf, type FieldNaming, ConfigSchema, TRAINING_FIELDS, intField, nullable, numberField, stringListField, textField } from "@ortrl/core";
+import { type ConfigOf, type FieldNaming, ConfigSchema, TRAINING_FIELDS, intField, nullable, numberField, stringListField, textField, withField } from "@ortrl/core";
 
 export const ORPO_FIELDS = {
   ...TRAINING_FIELDS,
-  learningRate: { ...TRAINING_FIELDS.learningRate, default: 1e-6 },
+  learningRate: withField(TRAINING_FIELDS.learningRate, { default: 1e-6 }),
   dataFiles: stringListField([], "preference pairs {prompt, chosen, rejected} (strings or message lists): JSON Lines, a JSON array, CSV or Parquet, gzip or not", { min: 1, what: "training file" }, { flag: "data", placeholder: "file..." }),
   evalDataFiles: stringListField([], "held-out preference pairs (same formats) for eval_loss and eval_rewards/*", {}, { flag: "eval-data", placeholder: "file..." }),
   evalHoldout: numberField(0, "hold out this fraction of the training pairs (the last ones) for evaluation", { min: 0, lt: 1 }, { placeholder: "f" }),

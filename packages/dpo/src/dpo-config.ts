@@ -16,6 +16,7 @@ import {
   numberField,
   stringListField,
   textField,
+  withField,
 } from "@ortrl/core";
 
 export const DPO_LOSS_TYPES = ["sigmoid", "ipo", "hinge", "robust"] as const;
@@ -23,7 +24,7 @@ export type DpoLossType = (typeof DPO_LOSS_TYPES)[number];
 
 export const DPO_FIELDS = {
   ...TRAINING_FIELDS,
-  learningRate: { ...TRAINING_FIELDS.learningRate, default: 1e-6 },
+  learningRate: withField(TRAINING_FIELDS.learningRate, { default: 1e-6 }),
   dataFiles: stringListField([], "preference pairs: JSONL (.jsonl, .jsonl.gz) or a .json array; formats detected per record", { min: 1, what: "training file" }, { flag: "data", placeholder: "file..." }),
   evalDataFiles: stringListField([], "held-out preference pairs (same formats) for eval_loss and eval_rewards/*", {}, { flag: "eval-data", placeholder: "file..." }),
   evalHoldout: numberField(0, "hold out this fraction of the training pairs (the last ones) for evaluation", { min: 0, lt: 1 }, { placeholder: "f" }),

@@ -25,6 +25,7 @@ import {
   show,
   stringListField,
   textField,
+  withField,
 } from "@ortrl/core";
 
 export const GRPO_LOSS_TYPES = ["dapo", "grpo", "bnpo", "dr_grpo"] as const;
@@ -65,9 +66,9 @@ const numberList: FieldSpec<number[] | null> = {
 
 export const GRPO_FIELDS = {
   ...TRAINING_FIELDS,
-  learningRate: { ...TRAINING_FIELDS.learningRate, default: 1e-6 },
-  perDeviceTrainBatchSize: { ...TRAINING_FIELDS.perDeviceTrainBatchSize, doc: "completions per micro-batch (as TRL): a step samples this x gradientAccumulationSteps / numGenerations prompts" },
-  perDeviceEvalBatchSize: { ...TRAINING_FIELDS.perDeviceEvalBatchSize, doc: "held-out prompts per evaluation batch (numGenerations completions each)" },
+  learningRate: withField(TRAINING_FIELDS.learningRate, { default: 1e-6 }),
+  perDeviceTrainBatchSize: withField(TRAINING_FIELDS.perDeviceTrainBatchSize, { doc: "completions per micro-batch (as TRL): a step samples this x gradientAccumulationSteps / numGenerations prompts" }),
+  perDeviceEvalBatchSize: withField(TRAINING_FIELDS.perDeviceEvalBatchSize, { doc: "held-out prompts per evaluation batch (numGenerations completions each)" }),
   dataFiles: stringListField([], "prompts: JSONL (.jsonl, .jsonl.gz) or a .json array of {prompt}, {query, answer}, {question, answer} (GSM8K) or conversational prompts", { min: 1, what: "training file" }, { flag: "data", placeholder: "file..." }),
   evalDataFiles: stringListField([], "held-out prompts (same formats) for eval_reward and eval_loss", {}, { flag: "eval-data", placeholder: "file..." }),
   evalHoldout: numberField(0, "hold out this fraction of the training prompts (the last ones) for evaluation", { min: 0, lt: 1 }, { placeholder: "f" }),

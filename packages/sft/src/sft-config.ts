@@ -17,11 +17,12 @@ import {
   numberField,
   stringListField,
   textField,
+  withField,
 } from "@ortrl/core";
 
 export const SFT_FIELDS = {
   ...TRAINING_FIELDS,
-  learningRate: { ...TRAINING_FIELDS.learningRate, default: 2e-5 },
+  learningRate: withField(TRAINING_FIELDS.learningRate, { default: 2e-5 }),
   dataFiles: stringListField([], "training files: JSONL (one record per line) or a .json array; formats detected per record", { min: 1, what: "training file" }, { flag: "data", placeholder: "file..." }),
   evalDataFiles: stringListField([], "held-out files (same formats), scored with the same loss masking", {}, { flag: "eval-data", placeholder: "file..." }),
   evalHoldout: numberField(0, "hold out this fraction of the training records (the last ones) for evaluation", { min: 0, lt: 1 }, { placeholder: "f" }),

@@ -162,3 +162,12 @@ export function stringOrListField(def: string | string[] | null, doc: string, ex
 export function nullable<T>(inner: FieldSpec<T>, def: T | null = null, doc = inner.doc): FieldSpec<T | null> {
   return { ...inner, type: inner.type.nullable(), default: def, doc } as FieldSpec<T | null>;
 }
+
+/**
+ * A copy of `field` with other settings (a method's own default or doc line). Typed as `FieldSpec<T>`,
+ * so a plugin's declaration files name `FieldSpec` from @ortrl/core instead of spelling out the field's
+ * zod type (which would make zod a dependency of every plugin).
+ */
+export function withField<T>(field: FieldSpec<T>, changes: Partial<Pick<FieldSpec<T>, "default" | "doc" | "aliases" | "flag" | "placeholder">>): FieldSpec<T> {
+  return { ...field, ...changes };
+}
