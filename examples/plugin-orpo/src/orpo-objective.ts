@@ -15,7 +15,6 @@
 import {
   type BranchedRow,
   type EvalStepResult,
-  type Executable,
   Graph,
   LlamaGraph,
   type MicroStepResult,
@@ -35,6 +34,8 @@ import {
   reduceSum,
   scoreFeeds,
   scoreTokens,
+  TrainEvalGraphs,
+  trainableGrads,
 } from "@ortrl/core";
 import type { OrpoConfig } from "./orpo-config.js";
 import type { OrpoExample } from "./orpo-data.js";
@@ -80,7 +81,7 @@ export function buildOrpoGraph(policy: Policy, config: Pick<OrpoConfig, "beta">,
 }
 
 export class OrpoObjective implements Objective<OrpoExample> {
-  private readonly graphs = new Map<boolean, { graph: OrpoGraph; exe: Promise<Executable> }>();
+  private readonly graphs = new TrainEvalGraphs<OrpoGraph>((train) => buildOrpoGraph(this.policy, this.config, train), () => this.policy.lm.runtime);
 
   constructor(
     private readonly policy: Policy,
@@ -100,8 +101,7 @@ export class OrpoObjective implements Objective<OrpoExample> {
    */
   async microStep(pairs: readonly OrpoExample[], numItemsInBatch: number, rng: Rng): Promise<MicroStepResult> {
     const { out, sb, metrics } = await this.run(pairs, true, numItemsInBatch, rng);
-    const grads = new Map<string, Float32Array>();
-    for (const n of this.policy.trainable.names) grads.set(n, out[`grad.${n}`]!.data as Float32Array);
+    const grads = trainableGrads(this.policy.trainable.names, out);
     return { lossSum: scalar(out.loss_sum!), count: pairs.length, grads, metrics, numTokens: packedTokens(sb) };
   }
 
@@ -111,19 +111,10 @@ export class OrpoObjective implements Objective<OrpoExample> {
     return { lossSum: scalar(out.loss_sum!), count: pairs.length, metrics };
   }
 
-  private compiled(train: boolean): { graph: OrpoGraph; exe: Promise<Executable> } {
-    let c = this.graphs.get(train);
-    if (!c) {
-      const graph = buildOrpoGraph(this.policy, this.config, train);
-      c = { graph, exe: this.policy.lm.runtime.compile(graph.lg.graph, graph.outputs) };
-      this.graphs.set(train, c);
-    }
-    return c;
-  }
 
   private async run(pairs: readonly OrpoExample[], train: boolean, numItems: number, rng?: Rng) {
     const sb = collateBranched(pairs.map(orpoRow), this.padId);
-    const { graph, exe } = this.compiled(train);
+    const { graph, exe } = this.graphs.get(train);
     const masks = branchMasks(sb);
     const B = pairs.length;
     const feeds: Record<string, TensorData> = {

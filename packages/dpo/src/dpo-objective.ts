@@ -13,7 +13,6 @@
 import {
   type BranchedRow,
   type EvalStepResult,
-  type Executable,
   Graph,
   LlamaGraph,
   type MicroStepResult,
@@ -36,6 +35,8 @@ import {
   reduceSum,
   scoreFeeds,
   scoreTokens,
+  TrainEvalGraphs,
+  trainableGrads,
 } from "@ortrl/core";
 import type { DpoConfig } from "./dpo-config.js";
 import type { DpoExample } from "./dpo-data.js";
@@ -85,7 +86,7 @@ export function buildDpoGraph(policy: Policy, config: Pick<DpoConfig, "beta" | "
 }
 
 export class DpoObjective implements Objective<DpoExample> {
-  private readonly graphs = new Map<boolean, { graph: DpoGraph; exe: Promise<Executable> }>();
+  private readonly graphs = new TrainEvalGraphs<DpoGraph>((train) => buildDpoGraph(this.policy, this.config, train), () => this.policy.lm.runtime);
 
   constructor(
     private readonly policy: Policy,
@@ -109,8 +110,7 @@ export class DpoObjective implements Objective<DpoExample> {
 
   async microStep(pairs: readonly DpoExample[], numItemsInBatch: number, rng: Rng): Promise<MicroStepResult> {
     const { out, sb, metrics } = await this.run(pairs, true, numItemsInBatch, rng);
-    const grads = new Map<string, Float32Array>();
-    for (const n of this.policy.trainable.names) grads.set(n, out[`grad.${n}`]!.data as Float32Array);
+    const grads = trainableGrads(this.policy.trainable.names, out);
     return { lossSum: scalar(out.loss_sum!), count: pairs.length, grads, metrics, numTokens: packedTokens(sb) };
   }
 
@@ -119,20 +119,11 @@ export class DpoObjective implements Objective<DpoExample> {
     return { lossSum: scalar(out.loss_sum!), count: pairs.length, metrics };
   }
 
-  private compiled(train: boolean): { graph: DpoGraph; exe: Promise<Executable> } {
-    let c = this.graphs.get(train);
-    if (!c) {
-      const graph = buildDpoGraph(this.policy, this.config, train);
-      c = { graph, exe: this.policy.lm.runtime.compile(graph.lg.graph, graph.outputs) };
-      this.graphs.set(train, c);
-    }
-    return c;
-  }
 
   private async run(pairs: readonly DpoExample[], train: boolean, numItems: number, rng?: Rng) {
     const sb = collateBranched(pairs.map(pairRow), this.padId);
     const ref = await this.referenceLogps(sb);
-    const { graph, exe } = this.compiled(train);
+    const { graph, exe } = this.graphs.get(train);
     const masks = branchMasks(sb);
     const B = pairs.length;
     const feeds: Record<string, TensorData> = {

@@ -13,7 +13,6 @@ import { join } from "node:path";
 import {
   type BranchedRow,
   type EvalStepResult,
-  type Executable,
   Graph,
   LlamaGraph,
   type Metrics,
@@ -44,6 +43,8 @@ import {
   scoreFeeds,
   scoreTokens,
   withFsContext,
+  TrainEvalGraphs,
+  trainableGrads,
 } from "@ortrl/core";
 import type { GrpoConfig } from "./grpo-config.js";
 import type { GrpoExample } from "./grpo-data.js";
@@ -135,7 +136,7 @@ export interface GrpoObjectiveDeps {
 }
 
 export class GrpoObjective implements Objective<GrpoExample, GrpoRow> {
-  private readonly graphs = new Map<boolean, { graph: GrpoGraph; exe: Promise<Executable> }>();
+  private readonly graphs = new TrainEvalGraphs<GrpoGraph>((train) => buildGrpoGraph(this.d.policy, this.d.config, { train, withOld: this.d.config.numIterations > 1, withRef: this.d.config.beta > 0 }), () => this.d.policy.lm.runtime);
 
   constructor(private readonly d: GrpoObjectiveDeps) {}
 
@@ -154,8 +155,7 @@ export class GrpoObjective implements Objective<GrpoExample, GrpoRow> {
 
   async microStep(rows: readonly GrpoRow[], numItemsInBatch: number, rng: Rng): Promise<MicroStepResult> {
     const { out, metrics } = await this.run(rows, true, numItemsInBatch, rng);
-    const grads = new Map<string, Float32Array>();
-    for (const n of this.d.policy.trainable.names) grads.set(n, out[`grad.${n}`]!.data as Float32Array);
+    const grads = trainableGrads(this.d.policy.trainable.names, out);
     return { lossSum: scalar(out.loss_sum!), count: rows.reduce((n, r) => n + this.countItems(r), 0), grads, metrics };
   }
 
@@ -179,16 +179,6 @@ export class GrpoObjective implements Objective<GrpoExample, GrpoRow> {
     return { lossSum, count: Math.max(count, 1), metrics: merged };
   }
 
-  private compiled(train: boolean): { graph: GrpoGraph; exe: Promise<Executable> } {
-    let c = this.graphs.get(train);
-    if (!c) {
-      const cfg = this.d.config;
-      const graph = buildGrpoGraph(this.d.policy, cfg, { train, withOld: cfg.numIterations > 1, withRef: cfg.beta > 0 });
-      c = { graph, exe: this.d.policy.lm.runtime.compile(graph.lg.graph, graph.outputs) };
-      this.graphs.set(train, c);
-    }
-    return c;
-  }
 
   private async run(rows: readonly GrpoRow[], train: boolean, numItems: number, rng?: Rng): Promise<{ out: Record<string, TensorData>; metrics: Metrics }> {
     const cfg = this.d.config;
@@ -216,7 +206,7 @@ export class GrpoObjective implements Objective<GrpoExample, GrpoRow> {
       if (old) old.set(r.oldLogps!, at);
       if (ref) ref.set(r.refLogps!, at);
     });
-    const { graph, exe } = this.compiled(train);
+    const { graph, exe } = this.graphs.get(train);
     const dims = [B, N];
     const feeds: Record<string, TensorData> = {
       ...this.d.policy.lm.weightFeeds(graph.lg),

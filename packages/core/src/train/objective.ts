@@ -3,9 +3,9 @@
  * the label tokens of the whole optimizer step (see causal-lm-graph.ts). LoRA dropout masks are drawn
  * in JS from the step's RNG and fed as inputs, so resumed runs draw the same masks.
  */
-import type { Value } from "../ir/graph.js";
+import type { Graph, Value } from "../ir/graph.js";
 import type { LlamaGraph } from "../model/llama.js";
-import type { Executable, TensorData } from "../runtime/runtime.js";
+import type { Executable, Runtime, TensorData } from "../runtime/runtime.js";
 import { batchFeeds } from "../model/batch.js";
 import type { Rng } from "../util/rng.js";
 import { type CausalLmTrainGraph, buildCausalLmTrainGraph } from "./causal-lm-graph.js";
@@ -50,12 +50,10 @@ export class CausalLmObjective implements Objective<TokenizedExample> {
     };
     Object.assign(feeds, dropoutFeeds(this.policy, tg.lg, batch.batchSize, batch.seqLen, rng));
     const out = await exe.run(feeds);
-    const grads = new Map<string, Float32Array>();
-    for (const n of this.policy.trainable.names) grads.set(n, out[`grad.${n}`]!.data as Float32Array);
     return {
       lossSum: (out.loss_sum!.data as Float32Array)[0]!,
       count: (out.count!.data as Float32Array)[0]!,
-      grads,
+      grads: trainableGrads(this.policy.trainable.names, out),
       numTokens: examples.reduce((n, e) => n + e.inputIds.length, 0),
     };
   }
@@ -80,4 +78,37 @@ export function dropoutMask(v: Value, B: number, T: number, p: number, rng: Rng)
   const keep = 1 / (1 - p);
   for (let i = 0; i < data.length; i++) data[i] = rng.next() < p ? 0 : keep;
   return { data, dims: [B, T, inner] };
+}
+
+/**
+ * The gradients a training graph returns as outputs `grad.<name>` (see causal-lm-graph.ts), by
+ * trainable tensor name: float32, each the shape of its tensor (views of the run's outputs, no copy).
+ */
+export function trainableGrads(names: readonly string[], out: Readonly<Record<string, TensorData>>): Map<string, Float32Array> {
+  const grads = new Map<string, Float32Array>();
+  for (const n of names) grads.set(n, out[`grad.${n}`]!.data as Float32Array);
+  return grads;
+}
+
+/**
+ * A method's training graph (loss and gradients) and evaluation graph (loss only), each built and
+ * compiled once, on first use. `build` and `runtime` are called lazily, so they may read fields the
+ * owner sets in its constructor.
+ */
+export class TrainEvalGraphs<G extends { lg: { graph: Graph }; outputs: Record<string, Value> }> {
+  private readonly cache = new Map<boolean, { graph: G; exe: Promise<Executable> }>();
+  constructor(
+    private readonly build: (train: boolean) => G,
+    private readonly runtime: () => Runtime,
+  ) {}
+
+  get(train: boolean): { graph: G; exe: Promise<Executable> } {
+    let c = this.cache.get(train);
+    if (!c) {
+      const graph = this.build(train);
+      c = { graph, exe: this.runtime().compile(graph.lg.graph, graph.outputs) };
+      this.cache.set(train, c);
+    }
+    return c;
+  }
 }
