@@ -9,7 +9,7 @@
  * file-system error that reaches here unwrapped is named by its path with the errno in words.
  * `ORTRL_DEBUG=1` adds the stack trace.
  */
-import { ERRNO_WORDS, isSystemError } from "@ortrl/core";
+import { describeErrno, isSystemError } from "@ortrl/core";
 
 export class UsageError extends Error {
   override name = "UsageError";
@@ -24,10 +24,7 @@ export function exitCodeOf(e: unknown): number {
 
 /** The error as one line: multi-line messages joined, raw system errors as "cannot <syscall> <path>: words (CODE)". */
 export function errorLine(e: unknown): string {
-  if (isSystemError(e) && e.message.startsWith(`${e.code}:`)) {
-    const words = ERRNO_WORDS[e.code!] ?? e.message.replace(/^[A-Z]+: /, "").split(",")[0];
-    return `cannot ${e.syscall ?? "access"} ${e.path ?? "(unknown path)"}: ${words} (${e.code})`;
-  }
+  if (isSystemError(e) && e.message.startsWith(`${e.code}:`)) return `cannot ${e.syscall ?? "access"} ${e.path ?? "(unknown path)"}: ${describeErrno(e)}`;
   const msg = e instanceof Error ? e.message : String(e);
   return msg
     .split("\n")

@@ -99,10 +99,11 @@ export function listCheckpoints(outputDir: string): { step: number; path: string
 }
 
 /**
- * Reads trainer_state.json and the optimizer state of a checkpoint.
- * @throws Error naming the directory and file when either is missing or malformed.
+ * Reads and checks a checkpoint's trainer_state.json (without the optimizer state).
+ * @throws Error naming the file and field when it is missing, malformed, or disagrees with the
+ *   directory's name (checkpoint-N holds global_step N).
  */
-export function readCheckpoint(dir: string): { state: TrainerState; optimizer: { step: number; tensors: Record<string, Float32Array> } } {
+export function readTrainerState(dir: string): TrainerState {
   const statePath = join(dir, TRAINER_STATE_FILE);
   if (!existsSync(statePath)) throw new Error(`${dir}: not a checkpoint (no ${TRAINER_STATE_FILE})`);
   let state: TrainerState;
@@ -118,13 +119,30 @@ export function readCheckpoint(dir: string): { state: TrainerState; optimizer: {
     if (typeof state[k] !== "number" || !Number.isFinite(state[k]) || state[k] < 0) throw new Error(`${statePath}: field '${k}' must be a number >= 0, got ${JSON.stringify(state[k])}`);
   }
   if (!Array.isArray(state.log_history)) throw new Error(`${statePath}: field 'log_history' must be an array`);
+  return state;
+}
+
+/**
+ * Reads trainer_state.json and the optimizer state of a checkpoint.
+ * @throws Error naming the directory and file when either is missing or malformed.
+ */
+export function readCheckpoint(dir: string): { state: TrainerState; optimizer: { step: number; tensors: Record<string, Float32Array> } } {
+  const state = readTrainerState(dir);
+  return { state, optimizer: readOptimizerState(dir, state.global_step) };
+}
+
+/**
+ * Reads a checkpoint's optimizer.safetensors (its `step` metadata, else `globalStep`).
+ * @throws Error naming the directory when the file is missing or malformed.
+ */
+export function readOptimizerState(dir: string, globalStep: number): { step: number; tensors: Record<string, Float32Array> } {
   const optPath = join(dir, OPTIMIZER_FILE);
   if (!existsSync(optPath)) throw new Error(`${dir}: no ${OPTIMIZER_FILE}`);
   const st = SafetensorsFile.open(optPath);
   try {
     const tensors: Record<string, Float32Array> = {};
     for (const n of st.tensorNames) tensors[n] = st.readFloat32(n);
-    return { state, optimizer: { step: Number(st.metadata.step ?? state.global_step), tensors } };
+    return { step: Number(st.metadata.step ?? globalStep), tensors };
   } finally {
     st.close();
   }

@@ -19,7 +19,7 @@ import { existsSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { basename, join } from "node:path";
 import { inject, injectable, optional } from "inversify";
-import { listCheckpoints, readCheckpoint, saveCheckpoint, saveFinalModel, type TrainerState } from "./checkpoint.js";
+import { listCheckpoints, readOptimizerState, readTrainerState, saveCheckpoint, saveFinalModel, type TrainerState } from "./checkpoint.js";
 import { outputSizes, warnIfLowDisk } from "./disk-space.js";
 import { isRunOutputName } from "./output-dir.js";
 import { removeQuietly, removeStaleTemporaries } from "../io/atomic.js";
@@ -98,8 +98,6 @@ interface RunState {
   order: { epoch: number; indices: number[] };
   /** The last preparation's rows and metrics, and the step it was made for (reused stepsPerPreparation times). */
   prepared: { step: number; rows: PreparedStep<unknown> } | null;
-  /** What a checkpoint of this run records so that resuming it can be checked. */
-  fingerprint: RunFingerprint;
 }
 
 @injectable()
@@ -160,7 +158,7 @@ export class DefaultTrainer<E = unknown, R = E> implements Trainer {
     if (cleaned.length) process.emitWarning(`left over by an interrupted run: ${cleaned.join("; ")}`, { code: "ORTRL_STALE_TEMPORARY" });
     const trainableParams = policy.trainable.names.reduce((n, k) => n + policy.trainable.get(k).length, 0);
     warnIfLowDisk(args.outputDir, outputSizes(trainableParams, args.optim === "sgd" ? (args.sgdMomentum > 0 ? 1 : 0) : 2));
-    const fingerprint = this.fingerprint();
+    this.fingerprint(); // before objective setup or a restore can change a weight
     await this.objective.setup?.({ args, resuming: args.resumeFromCheckpoint !== null, train: examples, eval: this.evalData?.examples ?? [], signal });
     const run: RunState = {
       step: 0,
@@ -173,7 +171,6 @@ export class DefaultTrainer<E = unknown, R = E> implements Trainer {
       window: { loss: 0, steps: 0, tokens: 0, t: performance.now(), metrics: new MetricWindow() },
       order: { epoch: -1, indices: [] },
       prepared: null,
-      fingerprint,
     };
     if (args.resumeFromCheckpoint) this.resume(run, args.resumeFromCheckpoint);
     this.events.emit({
@@ -214,11 +211,15 @@ export class DefaultTrainer<E = unknown, R = E> implements Trainer {
    */
   checkResume(): void {
     const dir = this.args.resumeFromCheckpoint;
-    if (!dir) return;
+    if (dir) assertSameRun(dir, this.resumableState(dir).ortrl_fingerprint, this.fingerprint(), this.args.acceptChangedArgs, false);
+  }
+
+  /** trainer_state.json of a checkpoint this run can continue (not past max_steps). */
+  private resumableState(dir: string): TrainerState {
     if (!existsSync(dir)) throw new Error(`checkpoint ${dir} does not exist`);
-    const ck = readCheckpoint(dir);
-    if (ck.state.global_step > this.plan.maxSteps) throw new Error(`checkpoint ${dir} is at step ${ck.state.global_step}, past max_steps ${this.plan.maxSteps}; raise max_steps (--max-steps) to train further`);
-    assertSameRun(dir, ck.state.ortrl_fingerprint, this.fingerprint(), this.args.acceptChangedArgs, false);
+    const state = readTrainerState(dir);
+    if (state.global_step > this.plan.maxSteps) throw new Error(`checkpoint ${dir} is at step ${state.global_step}, past max_steps ${this.plan.maxSteps}; raise max_steps (--max-steps) to train further`);
+    return state;
   }
 
   /**
@@ -229,20 +230,16 @@ export class DefaultTrainer<E = unknown, R = E> implements Trainer {
    */
   private resume(run: RunState, dir: string): void {
     const { args, plan } = this;
-    if (!existsSync(dir)) throw new Error(`checkpoint ${dir} does not exist`);
-    const ck = readCheckpoint(dir);
-    if (ck.state.global_step > plan.maxSteps) {
-      throw new Error(`checkpoint ${dir} is at step ${ck.state.global_step}, past max_steps ${plan.maxSteps}; raise max_steps (--max-steps) to train further`);
-    }
+    const state = this.resumableState(dir);
     this.policy.restore(dir);
-    const changed = assertSameRun(dir, ck.state.ortrl_fingerprint, run.fingerprint, args.acceptChangedArgs);
+    const changed = assertSameRun(dir, state.ortrl_fingerprint, this.fingerprint(), args.acceptChangedArgs);
     if (changed.length) process.emitWarning(`resuming ${dir} with changed arguments: ${changed.map((d) => d.what).join("; ")}`, { code: "ORTRL_RESUME_CHANGED" });
-    this.optimizer.loadStateDict(ck.optimizer);
-    run.step = ck.state.global_step;
-    run.tokensSeen = ck.state.num_input_tokens_seen;
-    run.logHistory = ck.state.log_history;
-    if (typeof ck.state.ortrl_train_loss_sum === "number") {
-      run.runLossSum = ck.state.ortrl_train_loss_sum;
+    this.optimizer.loadStateDict(readOptimizerState(dir, state.global_step));
+    run.step = state.global_step;
+    run.tokensSeen = state.num_input_tokens_seen;
+    run.logHistory = state.log_history;
+    if (typeof state.ortrl_train_loss_sum === "number") {
+      run.runLossSum = state.ortrl_train_loss_sum;
       run.runSteps = run.step;
     }
     if (run.step === plan.maxSteps) {
@@ -482,7 +479,7 @@ export class DefaultTrainer<E = unknown, R = E> implements Trainer {
       num_input_tokens_seen: run.tokensSeen,
       seed: args.seed,
       log_history: run.logHistory,
-      ortrl_fingerprint: run.fingerprint,
+      ortrl_fingerprint: this.fingerprint(),
       ortrl_train_loss_sum: run.runLossSum,
     };
   }
