@@ -3,6 +3,8 @@ import { readFileSync } from "node:fs";
 import { Command } from "commander";
 import { evalCommand } from "./commands/eval.js";
 import { generateCommand } from "./commands/generate.js";
+import { exportCommand } from "./commands/export-gguf.js";
+import { mergeCommand } from "./commands/merge.js";
 import { trainCptCommand } from "./commands/train-cpt.js";
 import { trainSftCommand } from "./commands/train-sft.js";
 import { trainDpoCommand } from "./commands/train-dpo.js";
@@ -17,6 +19,8 @@ export function buildProgram(): Command {
     .configureOutput({ outputError: () => {} });
   program.addCommand(generateCommand());
   program.addCommand(evalCommand());
+  program.addCommand(mergeCommand());
+  program.addCommand(exportCommand());
   const train = new Command("train").description("train a model with a post-training method");
   train.addCommand(trainCptCommand());
   train.addCommand(trainSftCommand());

@@ -77,6 +77,7 @@ export * from "./train/checkpoint.js";
 export * from "./train/run-fingerprint.js";
 export * from "./train/disk-space.js";
 export * from "./train/output-dir.js";
+export * from "./train/save-merged-model.js";
 export * from "./train/step-log.js";
 export * from "./train/file-args.js";
 export * from "./train/optimizer-factory.js";

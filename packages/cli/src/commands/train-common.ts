@@ -15,6 +15,7 @@ import {
   type LoraOptions,
   type MethodPlugin,
   Runtime,
+  SAVE_MERGED_NEEDS_LORA,
   type Trainer,
   Trainer as TrainerToken,
   TrainerEvents,
@@ -102,6 +103,10 @@ async function train<C extends TrainingArguments>(plugin: MethodPlugin<C>, optio
   const runtime = new Runtime({ executionProvider: o.device ?? "cpu", intraOpNumThreads: o.threads ?? undefined });
   const model = await loadPretrained(o.model, runtime);
   const policy = CausalLmPolicy.fromPretrained(model, lora, config.seed, { adapterDir: o.adapter ?? null });
+  if (config.saveMerged && !policy.adapter) {
+    const naming = source === "command line" ? "flag" : "snake";
+    throw new UsageError(`${source}: ${plugin.schema.nameOf("saveMerged", naming)} ${SAVE_MERGED_NEEDS_LORA}`);
+  }
   const container = createTrainingContainer({ policy, args: config });
   await container.load(plugin.module(config)); // reads (and validates) the data files
   if (config.evalSteps !== null && !container.isBound(EvalDataset)) {

@@ -12,7 +12,7 @@ import type { SafetensorsTensor } from "../io/safetensors.js";
 import { editedCopy, errorOf } from "../testing/edits.js";
 import { type LlamaConfig, readLlamaConfig } from "../model/llama-config.js";
 import { loadWeights } from "../model/pretrained.js";
-import { TINY_LLAMA_DIR } from "../testing/fixtures.js";
+import { STORIES_DIR, TINY_LLAMA_DIR } from "../testing/fixtures.js";
 import { createLoraAdapter } from "./adapter.js";
 import { resolveLoraConfig, resolveTargetModules } from "./lora-config.js";
 import { loadPeftAdapter, readPeftConfig, savePeftAdapter } from "./peft-io.js";
@@ -36,6 +36,24 @@ function variant(name: string, edit: { cfg?: (c: Record<string, any>) => void; t
 }
 
 const load = (dir: string) => loadPeftAdapter(dir, config, loadWeights(MODEL, config));
+
+describe("loadPeftAdapter refuses an adapter made for another model", () => {
+  it("names the tensor whose shape the model contradicts, and the adapter's base model", () => {
+    const stories = readLlamaConfig(STORIES_DIR);
+    expect(errorOf(() => loadPeftAdapter(ADAPTER, stories, loadWeights(STORIES_DIR, stories)))).toBe(
+      `${path.join(ADAPTER, "adapter_model.safetensors")}: tensor 'base_model.model.model.layers.0.mlp.down_proj.lora_A.weight' has shape [4, 96], ` +
+        "but the model's 'model.layers.0.mlp.down_proj.weight' is [64, 172], so lora_A must be [r, 172]: the adapter was made for another model " +
+        '(adapter_config.json base_model_name_or_path "model")',
+    );
+  });
+
+  it("names a tensor of a layer the model does not have", () => {
+    const oneLayer = { ...config, numHiddenLayers: 1 };
+    expect(errorOf(() => loadPeftAdapter(ADAPTER, oneLayer, loadWeights(MODEL, config)))).toMatch(
+      /adapter_model\.safetensors: tensor 'base_model\.model\.model\.layers\.1\.[a-z_.]+\.lora_[AB]\.weight' targets unknown module 'model\.layers\.1\.[a-z_.]+' \(the model has 1 layer\): the adapter was made for another model/,
+    );
+  });
+});
 
 describe("loadPeftAdapter checks the tensors against adapter_config.json", () => {
   it("loads the fixture adapter (config and tensors agree)", () => {

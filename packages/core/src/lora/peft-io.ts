@@ -53,6 +53,8 @@ interface PeftConfigFile {
   layersToTransform: number[] | null;
   /** `exclude_modules` (a list or a regex); null = none. */
   excludeModules: string[] | string | null;
+  /** `base_model_name_or_path` (for messages); null when absent. */
+  baseModel: string | null;
 }
 
 const isStringList = (v: unknown): v is string[] => Array.isArray(v) && v.every((x) => typeof x === "string");
@@ -110,7 +112,8 @@ function readPeftConfigFile(dir: string): PeftConfigFile {
     },
     path,
   );
-  return { path, config, layersToTransform: ltt === null ? null : Array.isArray(ltt) ? ltt : [ltt], excludeModules: ex };
+  const baseModel = typeof j.base_model_name_or_path === "string" && j.base_model_name_or_path ? j.base_model_name_or_path : null;
+  return { path, config, layersToTransform: ltt === null ? null : Array.isArray(ltt) ? ltt : [ltt], excludeModules: ex, baseModel };
 }
 
 /** The members of `want` missing from `have` and those of `have` not in `want`; null when the sets are equal. */
@@ -157,7 +160,16 @@ export function loadPeftAdapter(dir: string, arch: LlamaArch, baseParams: ParamS
       const inner = name.slice(PREFIX.length);
       const m = /^(.*)\.lora_([AB])\.weight$/.exec(inner);
       if (m) {
-        if (!shapes.has(m[1]!)) throw new Error(`${file}: tensor '${raw}' targets unknown module '${m[1]}'`);
+        const otherModel = `the adapter was made for another model${cf.baseModel ? ` (adapter_config.json base_model_name_or_path ${JSON.stringify(cf.baseModel)})` : ""}`;
+        if (!shapes.has(m[1]!)) throw new Error(`${file}: tensor '${raw}' targets unknown module '${m[1]}' (the model has ${arch.numHiddenLayers} layer${arch.numHiddenLayers === 1 ? "" : "s"}): ${otherModel}`);
+        // The dimension the model fixes (lora_A [r, in], lora_B [out, r]), checked before the module lists, whose
+        // disagreement would hide that the adapter belongs to another model.
+        const [out, inp] = shapes.get(m[1]!)!;
+        const shape = st.info(raw).shape;
+        if (shape.length !== 2 || (m[2] === "A" ? shape[1] !== inp : shape[0] !== out)) {
+          const want = m[2] === "A" ? `[r, ${inp}]` : `[${out}, r]`;
+          throw new Error(`${file}: tensor '${raw}' has shape [${shape.join(", ")}], but the model's '${m[1]}.weight' is [${out}, ${inp}], so lora_${m[2]} must be ${want}: ${otherModel}`);
+        }
         modules.add(m[1]!);
       } else if (baseParams.has(inner)) toSave.push(inner);
       else throw new Error(`${file}: tensor '${raw}' is neither a lora_A/lora_B weight nor a model parameter`);

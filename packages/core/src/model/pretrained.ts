@@ -1,14 +1,16 @@
 /**
  * Loading and saving Hugging Face model directories (config.json, model.safetensors or shards,
  * tokenizer files, generation_config.json). Weights of any float dtype (F32/F16/BF16/F64) are
- * converted to float32 straight into a ParamStore.
+ * converted to float32 straight into a ParamStore; saving writes float32, float16 or bfloat16, sharded
+ * as transformers shards.
  */
 import { existsSync, mkdirSync, readFileSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { writeFileAtomic, writeJsonAtomic } from "../io/atomic.js";
-import { type ModelWeights, openModelWeights } from "../io/model-weights.js";
-import { writeSafetensors } from "../io/safetensors.js";
-import { ParamStore } from "../params/param-store.js";
+import { withFsContext } from "../io/fs-errors.js";
+import { type ModelWeights, type WrittenWeights, openModelWeights, writeModelWeights } from "../io/model-weights.js";
+import { float32ToBf16, float32ToF16 } from "../io/safetensors.js";
+import { type ParamSource, ParamStore } from "../params/param-store.js";
 import { Runtime } from "../runtime/runtime.js";
 import { ByteTokenizer } from "../tokenizer/byte-tokenizer.js";
 import { Tokenizer } from "../tokenizer/hf-tokenizer.js";
@@ -102,27 +104,82 @@ export async function loadPretrained(dir: string, runtime: Runtime = new Runtime
   return { dir, config, lm: new CausalLM(config, params, runtime), tokenizer, generationConfig: readGenerationConfig(dir) };
 }
 
+/** Element types a model can be saved in (config.json's `torch_dtype`). */
+export const MODEL_DTYPES = ["float32", "float16", "bfloat16"] as const;
+export type ModelDType = (typeof MODEL_DTYPES)[number];
+
+const SAFETENSORS_DTYPE: Record<ModelDType, "F32" | "F16" | "BF16"> = { float32: "F32", float16: "F16", bfloat16: "BF16" };
+/** Largest finite float16 value. */
+const F16_MAX = 65504;
+
+/**
+ * `data` in `dtype` as safetensors stores it: float32 as is, float16 / bfloat16 rounded to nearest even (as
+ * torch's `.to()`), as Uint16Array bits.
+ * @throws Error naming `where` and the tensor when a finite value is beyond float16's range (it would become
+ *   infinite; a model with Inf weights is refused when loaded): save as bfloat16 or float32 instead.
+ */
+export function toModelDType(data: Float32Array, dtype: ModelDType, where: string, name: string): Float32Array | Uint16Array {
+  if (dtype === "float32") return data;
+  if (dtype === "bfloat16") return float32ToBf16(data);
+  for (let i = 0; i < data.length; i++) {
+    const v = data[i]!;
+    // Values below 65520 round to at most 65504; 65520 and above round to Inf.
+    if (Math.abs(v) >= F16_MAX + 16 && Number.isFinite(v)) {
+      throw new Error(`${where}: tensor '${name}' has the value ${v} (index ${i}), beyond float16's range (±${F16_MAX}); save it as bfloat16 or float32`);
+    }
+  }
+  return float32ToF16(data);
+}
+
+/** Read access to the float32 tensors to save: a ParamStore, or a view computing them on demand (e.g. merged weights). */
+export type WeightsToSave = Pick<ParamSource, "names" | "shape" | "get">;
+
 export interface SaveModelOptions {
   config: LlamaConfig;
-  params: ParamStore;
+  /** The tensors (float32), named as in Hugging Face checkpoints; each is asked for once, when its shard is written. */
+  params: WeightsToSave;
   /** Copy tokenizer files from this directory... */
   tokenizerFrom?: string;
   /** ...or write this byte-level tokenizer. */
   tokenizer?: TokenizerLike;
+  /**
+   * Element type of the weights and config.json's `torch_dtype` (default "float32"); float16 / bfloat16 are rounded
+   * to nearest even ({@link toModelDType}).
+   */
+  dtype?: ModelDType;
+  /**
+   * Largest shard in bytes of tensor data (default {@link DEFAULT_MAX_SHARD_SIZE}, transformers' "5GB"); above it
+   * the weights are sharded as transformers shards them ({@link writeModelWeights}).
+   */
+  maxShardSize?: number;
 }
 
 /**
- * Writes an HF model directory (config.json, model.safetensors in F32, tokenizer files). Each file is
- * written atomically.
+ * Writes an HF model directory: config.json (torch_dtype set to `dtype`), the weights (model.safetensors, or shards
+ * and model.safetensors.index.json; `format: pt` metadata) in `dtype`, and the tokenizer files. Each file is written
+ * atomically; with tied embeddings there is no lm_head.weight (the parameters have none). Callers that must not leave
+ * a half-written directory write into a temporary one and move the files in, config.json last (see
+ * train/checkpoint.ts and train/save-merged-model.ts).
+ * @returns the weight files written (see {@link writeModelWeights}).
+ * @throws Error for an unknown dtype, a float16 overflow ({@link toModelDType}) or a bad maxShardSize;
+ *   FileSystemError naming the file that could not be written.
  */
-export async function savePretrained(dir: string, opts: SaveModelOptions): Promise<void> {
-  mkdirSync(dir, { recursive: true });
-  writeJsonAtomic(join(dir, "config.json"), llamaConfigToJson({ ...opts.config, torchDtype: "float32" }));
-  const tensors: Record<string, { dtype: "F32"; shape: number[]; data: Float32Array }> = {};
-  for (const name of opts.params.names) tensors[name] = { dtype: "F32", shape: [...opts.params.shape(name)], data: opts.params.get(name) };
-  writeSafetensors(join(dir, "model.safetensors"), tensors, { format: "pt" });
+export async function savePretrained(dir: string, opts: SaveModelOptions): Promise<WrittenWeights> {
+  const dtype = opts.dtype ?? "float32";
+  if (!MODEL_DTYPES.includes(dtype)) throw new Error(`savePretrained: dtype must be one of ${MODEL_DTYPES.join(", ")}, got ${JSON.stringify(dtype)}`);
+  withFsContext("create directory", dir, () => mkdirSync(dir, { recursive: true }));
+  // Newer transformers write `dtype` instead of torch_dtype; a config read with it keeps it in `extra`.
+  const extra = "dtype" in opts.config.extra ? { ...opts.config.extra, dtype } : opts.config.extra;
+  writeJsonAtomic(join(dir, "config.json"), llamaConfigToJson({ ...opts.config, torchDtype: dtype, extra }));
+  const p = opts.params;
+  const weights = writeModelWeights(
+    dir,
+    p.names.map((name) => ({ name, dtype: SAFETENSORS_DTYPE[dtype], shape: [...p.shape(name)], data: () => toModelDType(p.get(name), dtype, dir, name) })),
+    { maxShardSize: opts.maxShardSize, metadata: { format: "pt" } },
+  );
   if (opts.tokenizerFrom) copyTokenizerFiles(opts.tokenizerFrom, dir);
   else if (opts.tokenizer instanceof ByteTokenizer) await opts.tokenizer.saveTo(dir);
+  return weights;
 }
 
 /**

@@ -36,6 +36,7 @@ describe("defaults", () => {
       seed: 42,
       resumeFromCheckpoint: null,
       shuffle: true,
+      saveMerged: false,
       acceptChangedArgs: false,
     });
   });

@@ -35,6 +35,7 @@ export const TRAINING_FIELDS = {
   seed: intField(42, "seed of data order, new adapters' initialisation, dropout and sampling", { min: 0, max: 2 ** 32 - 1 }),
   resumeFromCheckpoint: nullable(textField("", "checkpoint directory (outputDir/checkpoint-N) to continue from", { nonEmpty: "must be a checkpoint directory" }, { placeholder: "dir" })),
   shuffle: boolField(true, "shuffle the training examples every epoch"),
+  saveMerged: boolField(false, "LoRA runs: after the final adapter, also write the model with the adapter merged (float32 Hugging Face model directory) into outputDir/merged"),
   acceptChangedArgs: boolField(false, "when resuming, accept a checkpoint whose run had other logging, evaluation or save cadence or run length (max_steps); other differences are always refused"),
 };
 

@@ -2,7 +2,7 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, writeFil
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it, vi } from "vitest";
-import { OutputDirError, completeOutputDir, lockOutputDir, prepareOutputDir } from "./output-dir.js";
+import { OutputDirError, checkModelOutputDir, completeOutputDir, lockOutputDir, modelFilesIn, prepareOutputDir } from "./output-dir.js";
 
 const run = () => {
   const dir = mkdtempSync(join(tmpdir(), "ortrl-outdir-"));
@@ -74,6 +74,51 @@ describe("prepareOutputDir", () => {
     const dir = run();
     expect(() => prepareOutputDir(join(dir, "notes.txt"), { ...fresh, overwrite: false })).toThrow(/is a file, expected a directory/);
     expect(() => prepareOutputDir(join(dir, "notes.txt", "out"), { ...fresh, overwrite: false })).toThrow(/cannot be created: .*notes\.txt is a file/);
+  });
+});
+
+describe("the merged model of a LoRA run (OUTPUT_DIR/merged)", () => {
+  it("marks a run and is moved aside with it", () => {
+    const w = quiet();
+    const dir = mkdtempSync(join(tmpdir(), "ortrl-outdir-"));
+    mkdirSync(join(dir, "merged"));
+    writeFileSync(join(dir, "merged", "model.safetensors"), "m");
+    expect(() => prepareOutputDir(dir, { ...fresh, overwrite: false })).toThrow(/already holds a training run \(merged\)/);
+    const aside = prepareOutputDir(dir, { ...fresh, overwrite: true })!;
+    expect(readdirSync(aside)).toEqual(["merged"]);
+    expect(() => prepareOutputDir(dir, { ...fresh, overwrite: false, inputFiles: [{ what: "--data", path: join(dir, "merged", "x.jsonl") }] })).toThrow(/where the run writes merged/);
+    w.mockRestore();
+  });
+});
+
+describe("checkModelOutputDir (ortrl merge)", () => {
+  const inputs = (dir: string) => [{ what: "--model", path: join(dir, "base") }, { what: "--adapter", path: join(dir, "adapter") }];
+  it("refuses an input, a directory containing one, a file, and a directory holding a model or adapter unless overwrite; changes nothing", () => {
+    const root = mkdtempSync(join(tmpdir(), "ortrl-modelout-"));
+    for (const d of ["base", "adapter", "other"]) mkdirSync(join(root, d));
+    writeFileSync(join(root, "base", "config.json"), "{}");
+    expect(() => checkModelOutputDir(join(root, "base"), { inputs: inputs(root), overwrite: true })).toThrow(
+      `--output-dir ${join(root, "base")} is the input of --model (${join(root, "base")}); saving the model would write over it: choose another output directory`,
+    );
+    expect(() => checkModelOutputDir(root, { inputs: inputs(root), overwrite: true })).toThrow(OutputDirError);
+    writeFileSync(join(root, "other", "notes.txt"), "mine");
+    expect(checkModelOutputDir(join(root, "other"), { inputs: inputs(root), overwrite: false })).toEqual([]); // the user's files are no model
+    expect(checkModelOutputDir(join(root, "new", "deep"), { inputs: inputs(root), overwrite: false })).toEqual([]);
+    expect(existsSync(join(root, "new"))).toBe(false);
+    for (const f of ["model-00001-of-00002.safetensors", "adapter_model.safetensors"]) {
+      const d = mkdtempSync(join(root, "held-"));
+      writeFileSync(join(d, f), "x");
+      expect(() => checkModelOutputDir(d, { inputs: [], overwrite: false })).toThrow(`--output-dir ${d} already holds a model (${f}); pass --overwrite-output-dir to replace it, or choose another output directory`);
+      expect(checkModelOutputDir(d, { inputs: [], overwrite: true })).toEqual([f]);
+      expect(readdirSync(d)).toEqual([f]);
+    }
+    // Tokenizer files alone are no model, but writing a model would replace them.
+    const tok = mkdtempSync(join(root, "tok-"));
+    writeFileSync(join(tok, "tokenizer.json"), "{}");
+    expect(() => checkModelOutputDir(tok, { inputs: [], overwrite: false })).toThrow(`--output-dir ${tok} already holds model files (tokenizer.json); pass --overwrite-output-dir`);
+    writeFileSync(join(root, "file"), "x");
+    expect(() => checkModelOutputDir(join(root, "file"), { inputs: [], overwrite: true })).toThrow(/is a file, expected a directory/);
+    expect(modelFilesIn(join(root, "base"))).toEqual(["config.json"]);
   });
 });
 

@@ -10,11 +10,15 @@
  * - an output directory that is, or contains, an input directory (the model or adapter being trained)
  *   is refused, and so is moving aside an input file (e.g. a completions.jsonl used as data);
  * - one run at a time: `.ortrl-lock` holds the pid of the run using the directory.
+ * The output directory of a model written outside a run (`ortrl merge`) has its own check,
+ * {@link checkModelOutputDir}: the same input rule, and a model already there is replaced only with
+ * `overwrite` (by its files, not moved aside).
  */
 import { accessSync, constants, existsSync, mkdirSync, openSync, readFileSync, readdirSync, realpathSync, renameSync, rmdirSync, rmSync, statSync, writeSync, closeSync } from "node:fs";
 import { basename, dirname, isAbsolute, join, relative, resolve, sep } from "node:path";
 import { FileSystemError, withFsContext } from "../io/fs-errors.js";
 import { isAlive } from "../io/atomic.js";
+import { TOKENIZER_FILES } from "../model/pretrained.js";
 
 /** A problem with the output directory the caller can fix by choosing other options (a usage error). */
 export class OutputDirError extends Error {
@@ -36,10 +40,12 @@ export const RUN_FILES: readonly string[] = [
   "tokenizer_config.json",
   "special_tokens_map.json",
   "chat_template.jinja",
+  // the merged model of a LoRA run (--save-merged)
+  "merged",
 ];
 const RUN_ENTRY = /^(checkpoint-\d+|model-\d+-of-\d+\.safetensors)$/;
 /** What makes a directory hold a run (a lone config.json, or the reusable reference_logps cache, does not). */
-const RUN_MARKERS = new Set(["metrics.jsonl", "completions.jsonl", "model.safetensors", "model.safetensors.index.json", "adapter_model.safetensors"]);
+const RUN_MARKERS = new Set(["metrics.jsonl", "completions.jsonl", "model.safetensors", "model.safetensors.index.json", "adapter_model.safetensors", "merged"]);
 const PREVIOUS = /^ortrl-previous-run-(\d+)$/;
 const LOCK = ".ortrl-lock";
 
@@ -122,6 +128,21 @@ function usableDir(dir: string): string {
   return existing;
 }
 
+/** @throws OutputDirError when `dir` is, or contains, one of `inputs` (`writer` would write over it). */
+function assertNoInputs(dir: string, inputs: readonly { what: string; path: string }[], writer: string): void {
+  const out = real(dir);
+  for (const input of inputs) {
+    if (within(real(input.path), out)) {
+      throw new OutputDirError(`--output-dir ${dir} ${real(input.path) === out ? "is" : "contains"} the input of ${input.what} (${input.path}); ${writer} would write over it: choose another output directory`);
+    }
+  }
+}
+
+/** @throws FileSystemError when `existing` (`dir`, or the folder it will be created in) is not writable. */
+function assertWritable(dir: string, existing: string): void {
+  withFsContext(existing === resolve(dir) ? "write into" : "create", existing === resolve(dir) ? dir : `${dir} in ${existing}`, () => accessSync(existing, constants.W_OK));
+}
+
 /**
  * Checks (and, with `overwrite`, clears by moving aside) an output directory before training, and
  * that it (or the directory it will be created in) is writable, so that a read-only place fails before
@@ -134,12 +155,8 @@ function usableDir(dir: string): string {
 export function prepareOutputDir(dir: string, opts: PrepareOutputDirOptions): string | null {
   const existing = usableDir(dir);
   const out = real(dir);
-  for (const input of opts.inputs) {
-    if (within(real(input.path), out)) {
-      throw new OutputDirError(`--output-dir ${dir} ${real(input.path) === out ? "is" : "contains"} the input of ${input.what} (${input.path}); training would write over it: choose another output directory`);
-    }
-  }
-  withFsContext(existing === resolve(dir) ? "write into" : "create", existing === resolve(dir) ? dir : `${dir} in ${existing}`, () => accessSync(existing, constants.W_OK));
+  assertNoInputs(dir, opts.inputs, "training");
+  assertWritable(dir, existing);
   // A file the run reads must not be one the run writes (or moves aside): e.g. --config DIR/config.json.
   for (const f of opts.inputFiles ?? []) {
     const rel = relative(out, real(f.path));
@@ -231,4 +248,44 @@ export function lockOutputDir(dir: string): () => void {
   };
   process.on("exit", release);
   return release;
+}
+
+/** Files that make a directory hold a model or an adapter: config.json, weights (safetensors, shards, index, PyTorch pickles), PEFT adapter files. */
+const MODEL_MARKER = /^(config\.json|model(-\d+-of-\d+)?\.safetensors|model\.safetensors\.index\.json|pytorch_model.*\.bin(\.index\.json)?|adapter_config\.json|adapter_model\.(safetensors|bin))$/;
+
+/**
+ * Whether `name` is a file of a Hugging Face model or PEFT adapter directory: those of {@link MODEL_MARKER} and the
+ * tokenizer-side files ({@link TOKENIZER_FILES}, generation_config.json included). Writing a model into a directory
+ * replaces these.
+ */
+export function isModelFile(name: string): boolean {
+  return MODEL_MARKER.test(name) || TOKENIZER_FILES.includes(name);
+}
+
+/** The model, adapter and tokenizer files of `dir` ({@link isModelFile}), sorted; empty when `dir` does not exist. */
+export function modelFilesIn(dir: string): string[] {
+  if (!existsSync(dir) || !statSync(dir).isDirectory()) return [];
+  return readdirSync(dir).filter(isModelFile).sort();
+}
+
+/**
+ * Checks the output directory of a model written outside a training run (`ortrl merge`, {@link saveMergedModel})
+ * before anything is read or written: it must not be a file or lie under one, must neither be nor contain an input
+ * (`inputs`, e.g. the base model and the adapter), must not already hold files of a model, adapter or tokenizer
+ * ({@link isModelFile}: what writing a model there would replace) unless `overwrite`, and it (or the folder it will
+ * be created in) must be writable.
+ * Nothing is created or changed.
+ * @returns the model files already in `dir` (those `overwrite` lets the new model replace).
+ * @throws OutputDirError for each refusal above (a usage error); FileSystemError when it is not writable.
+ */
+export function checkModelOutputDir(dir: string, opts: { inputs: readonly { what: string; path: string }[]; overwrite: boolean }): string[] {
+  const existing = usableDir(dir);
+  assertNoInputs(dir, opts.inputs, "saving the model");
+  const held = modelFilesIn(dir);
+  if (held.length && !opts.overwrite) {
+    const what = held.some((f) => MODEL_MARKER.test(f)) ? "a model" : "model files";
+    throw new OutputDirError(`--output-dir ${dir} already holds ${what} (${held.slice(0, 3).join(", ")}${held.length > 3 ? ", ..." : ""}); pass --overwrite-output-dir to replace it, or choose another output directory`);
+  }
+  assertWritable(dir, existing);
+  return held;
 }

@@ -18,13 +18,13 @@
  */
 import "reflect-metadata";
 import { Container, type ContainerModule } from "inversify";
-import type { ConfigSchema, FieldNaming } from "../config/schema.js";
+import { ConfigError, type ConfigSchema, type FieldNaming } from "../config/schema.js";
 import { Optimizer } from "../optim/optimizer.js";
 import type { TrainingArguments } from "./args.js";
 import { EventBus, TrainerEvents } from "./events.js";
 import { makeOptimizer } from "./optimizer-factory.js";
 import { makeScheduler } from "./schedule.js";
-import { DefaultTrainer } from "./trainer.js";
+import { DefaultTrainer, SAVE_MERGED_NEEDS_LORA } from "./trainer.js";
 import { StepPlan, TrainDataset, Trainer, planSteps } from "./contract.js";
 import { LrScheduler, Policy, Sampler, TrainingArgs } from "./seams.js";
 import { ReferenceModel, createReferenceModel } from "./reference.js";
@@ -44,8 +44,12 @@ export interface MethodPlugin<C extends TrainingArguments = TrainingArguments> {
   module(config: C): ContainerModule;
 }
 
-/** A container holding the core bindings for one run. */
+/**
+ * A container holding the core bindings for one run.
+ * @throws ConfigError when `args.saveMerged` is set but the policy trains no LoRA adapter.
+ */
 export function createTrainingContainer(opts: { policy: Policy; args: TrainingArguments }): Container {
+  if (opts.args.saveMerged && !opts.policy.adapter) throw new ConfigError("training arguments", "saveMerged", `saveMerged ${SAVE_MERGED_NEEDS_LORA}`);
   const c = new Container();
   c.bind<TrainingArguments>(TrainingArgs).toConstantValue(opts.args);
   c.bind<Policy>(Policy).toConstantValue(opts.policy);

@@ -46,8 +46,8 @@ export function dataFingerprint(examples: readonly unknown[]): string {
   return h.digest("hex");
 }
 
-/** Paths whose content is covered elsewhere (data) or that name where the run writes. */
-const IGNORED_ARGS = new Set(["outputDir", "resumeFromCheckpoint", "acceptChangedArgs", "dataFiles"]);
+/** Paths whose content is covered elsewhere (data), and what only decides where or what the run writes at its end. */
+const IGNORED_ARGS = new Set(["outputDir", "resumeFromCheckpoint", "acceptChangedArgs", "dataFiles", "saveMerged"]);
 const HARMLESS_ARGS = new Set(["maxSteps", "numTrainEpochs", "perDeviceEvalBatchSize", "saveTotalLimit"]);
 
 /** Arguments that change no computation of the training steps (cadence, evaluation, bookkeeping). */

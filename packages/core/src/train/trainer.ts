@@ -22,6 +22,7 @@ import { inject, injectable, optional } from "inversify";
 import { listCheckpoints, readOptimizerState, readTrainerState, saveCheckpoint, saveFinalModel, type TrainerState } from "./checkpoint.js";
 import { outputSizes, warnIfLowDisk } from "./disk-space.js";
 import { isRunOutputName } from "./output-dir.js";
+import { saveMergedModel } from "./save-merged-model.js";
 import { removeQuietly, removeStaleTemporaries } from "../io/atomic.js";
 import { describeErrno } from "../io/fs-errors.js";
 import { modelFingerprint } from "./reference.js";
@@ -42,6 +43,12 @@ import {
 import { TrainerEvents } from "./events.js";
 import { LrScheduler, Policy, TrainingArgs } from "./seams.js";
 import { Rng } from "../util/rng.js";
+
+/** The folder of outputDir holding the merged model of a LoRA run (`saveMerged`). */
+export const MERGED_DIR = "merged";
+
+/** Why `saveMerged` is refused without LoRA (prefixed with the option's name as the user wrote it). */
+export const SAVE_MERGED_NEEDS_LORA = "needs a LoRA adapter: this run trains all parameters, so its final model in the output directory already is the full model (drop it, or train with LoRA options)";
 
 /** Thrown when a loss or gradient becomes NaN/Inf; parameters are left at the last good step. */
 export class TrainingDivergedError extends Error {
@@ -157,7 +164,10 @@ export class DefaultTrainer<E = unknown, R = E> implements Trainer {
     const cleaned = removeStaleTemporaries(args.outputDir, isRunOutputName);
     if (cleaned.length) process.emitWarning(`left over by an interrupted run: ${cleaned.join("; ")}`, { code: "ORTRL_STALE_TEMPORARY" });
     const trainableParams = policy.trainable.names.reduce((n, k) => n + policy.trainable.get(k).length, 0);
-    warnIfLowDisk(args.outputDir, outputSizes(trainableParams, args.optim === "sgd" ? (args.sgdMomentum > 0 ? 1 : 0) : 2));
+    const sizes = outputSizes(trainableParams, args.optim === "sgd" ? (args.sgdMomentum > 0 ? 1 : 0) : 2);
+    // --save-merged adds a float32 copy of the whole model.
+    if (args.saveMerged) sizes.finalModel += policy.lm.params.names.reduce((n, k) => n + policy.lm.params.get(k).length, 0) * 4;
+    warnIfLowDisk(args.outputDir, sizes);
     this.fingerprint(); // before objective setup or a restore can change a weight
     await this.objective.setup?.({ args, resuming: args.resumeFromCheckpoint !== null, train: examples, eval: this.evalData?.examples ?? [], signal });
     const run: RunState = {
@@ -423,10 +433,12 @@ export class DefaultTrainer<E = unknown, R = E> implements Trainer {
   }
 
   /**
-   * Writes the final model ({@link saveFinalModel}). When that fails, the trained state is kept as a
-   * checkpoint of the last step, in outputDir or else in the OS temporary directory, so that
+   * Writes the final model ({@link saveFinalModel}), then with `saveMerged` the adapter merged into the base model
+   * in `outputDir/merged` ({@link saveMergedModel}, float32). When the final model cannot be written, the trained
+   * state is kept as a checkpoint of the last step, in outputDir or else in the OS temporary directory, so that
    * `resumeFromCheckpoint` can write the final model later.
-   * @throws Error naming what could not be written and where the trained state is.
+   * @throws Error naming what could not be written and where the trained state is (for the merged model: that the
+   *   adapter is complete and `ortrl merge` can write it).
    */
   private async saveFinal(run: RunState): Promise<void> {
     const { outputDir } = this.args;
@@ -446,6 +458,25 @@ export class DefaultTrainer<E = unknown, R = E> implements Trainer {
       );
     }
     this.events.emit({ type: "save", step: run.step, path: outputDir, final: true });
+    if (this.args.saveMerged) await this.saveMerged(run);
+  }
+
+  /**
+   * Writes `outputDir/merged`: the final adapter merged into the base weights (float32), with the tokenizer files the
+   * final save put in outputDir. An earlier merged model there (a run that resumed a finished checkpoint) is replaced.
+   * @throws Error naming the cause, the complete adapter and the command that writes the merged model.
+   */
+  private async saveMerged(run: RunState): Promise<void> {
+    const { outputDir } = this.args;
+    const dir = join(outputDir, MERGED_DIR);
+    if (!this.policy.adapter) throw this.fail(run.step, new Error(`saveMerged ${SAVE_MERGED_NEEDS_LORA}`));
+    try {
+      await saveMergedModel(dir, { lm: this.policy.lm, config: this.policy.config, tokenizerFrom: outputDir, overwrite: true });
+    } catch (e) {
+      const msg = e instanceof Error ? e.message : String(e);
+      const hint = `the final adapter of step ${run.step} is complete in ${outputDir}: \`ortrl merge --model BASE --adapter ${outputDir} --output-dir ${dir}\` writes the merged model`;
+      throw this.fail(run.step, new Error(`${msg}; ${hint}`, { cause: e }));
+    }
   }
 
   /** A checkpoint of the last step: the existing one, a new one in outputDir, or one in the OS temporary directory; null when none could be written. */

@@ -1,0 +1,134 @@
+/**
+ * `ortrl export gguf --model DIR [--adapter DIR] --output FILE.gguf [--outtype f32|f16|bf16|q8_0|q4_0]
+ *  [--format gguf|gguf-lora] [--ollama] [--chat-template FILE] [--name NAME] [--overwrite]`:
+ * a GGUF v3 file for llama.cpp / node-llama-cpp / Ollama, written by @ortrl/export (no Python, no llama.cpp
+ * checkout). `--format gguf` writes the model (with --adapter merged in); `--format gguf-lora` writes the adapter
+ * alone as a GGUF LoRA (llama.cpp `--lora`, Ollama `ADAPTER`). `--ollama` also writes `Modelfile` beside the output
+ * (for gguf-lora, plus the base model as `base.gguf` there) for `ollama create NAME -f Modelfile`.
+ *
+ * Nothing is replaced before its replacement is complete: each file is written to a temporary name and renamed;
+ * an existing output (or Modelfile / base.gguf) is refused unless --overwrite; Ctrl-C / SIGTERM stop between
+ * tensors and remove the partial file (exit 130 / 143). Prints one JSON line: output, bytes, outtype, format,
+ * tensors, f16_fallbacks, modelfile.
+ */
+import * as fs from "node:fs";
+import * as path from "node:path";
+import { Command, Option } from "commander";
+import { writeFileAtomic } from "@ortrl/core";
+import { GGUF_OUTTYPES, type GgufOutType, type ExportGgufResult, exportGguf, exportGgufLora, loadModelfile } from "@ortrl/export";
+import { UsageError } from "../errors.js";
+
+interface ExportFlags {
+  model: string;
+  adapter?: string;
+  output: string;
+  outtype?: GgufOutType;
+  format: "gguf" | "gguf-lora";
+  ollama?: boolean;
+  chatTemplate?: string;
+  name?: string;
+  overwrite?: boolean;
+}
+
+const STOP_SIGNALS: NodeJS.Signals[] = ["SIGINT", "SIGTERM", "SIGHUP"];
+/** 128 + the signal's number, as shells report it. */
+const SIGNAL_EXIT: Record<string, number> = { SIGINT: 130, SIGTERM: 143, SIGHUP: 129 };
+
+/** Refuses a target that exists (without --overwrite) or that is one of the files the export reads. */
+function checkTarget(file: string, flags: ExportFlags, flag: string): void {
+  const abs = path.resolve(file);
+  if (fs.existsSync(abs) && fs.statSync(abs).isDirectory()) throw new UsageError(`${flag} ${file} is a directory; give the path of the .gguf file to write`);
+  for (const [what, inputDir] of [["--model", flags.model], ["--adapter", flags.adapter]] as const) {
+    if (!inputDir || !fs.existsSync(abs) || abs.endsWith(".gguf")) continue;
+    if (path.dirname(fs.realpathSync(abs)) === fs.realpathSync(inputDir)) throw new UsageError(`${flag} ${file} is a file of ${what} ${inputDir}; write the GGUF elsewhere`);
+  }
+  if (fs.existsSync(abs) && !flags.overwrite) throw new UsageError(`${file} exists; pass --overwrite to replace it (it is replaced only once the new file is complete)`);
+}
+
+export function exportCommand(): Command {
+  const gguf = new Command("gguf")
+    .description("write a GGUF file for llama.cpp / Ollama: the model (an adapter merged in), or a GGUF LoRA adapter")
+    .requiredOption("--model <dir>", "Hugging Face model directory (config.json, safetensors weights, tokenizer.json); the base model with --adapter")
+    .option("--adapter <dir>", "PEFT LoRA adapter directory: merged into the weights (--format gguf) or written alone (--format gguf-lora)")
+    .requiredOption("--output <file>", "the .gguf file to write")
+    .addOption(new Option("--outtype <type>", "weight type of 2-D tensors (norms and biases stay f32; q8_0/q4_0 fall back to f16 for rows not a multiple of 32) (default: f16; f32 for gguf-lora)").choices([...GGUF_OUTTYPES]))
+    .addOption(new Option("--format <format>", "gguf: the whole model; gguf-lora: the adapter alone (general.type = adapter)").choices(["gguf", "gguf-lora"]).default("gguf"))
+    .option("--ollama", "also write an Ollama Modelfile beside the output (FROM, TEMPLATE from the chat template, PARAMETER stop and sampling defaults)")
+    .option("--chat-template <file>", "a Jinja chat template (or .jinja file) for the Modelfile instead of the tokenizer's")
+    .option("--name <name>", "general.name in the GGUF (default: the model or adapter directory's name)")
+    .option("--overwrite", "replace existing output files (each only after its replacement is complete)")
+    .action(async (flags: ExportFlags) => {
+      const lora = flags.format === "gguf-lora";
+      if (lora && !flags.adapter) throw new UsageError("--format gguf-lora needs --adapter (the PEFT adapter to write)");
+      if (lora && flags.outtype && !["f32", "f16", "bf16"].includes(flags.outtype)) throw new UsageError(`--outtype ${flags.outtype}: a GGUF LoRA adapter is written as f32, f16 or bf16`);
+      if (!flags.ollama && flags.chatTemplate) throw new UsageError("--chat-template is used for the Ollama Modelfile: add --ollama");
+      for (const [flag, dir] of [["--model", flags.model], ["--adapter", flags.adapter]] as const) {
+        if (dir !== undefined && !(fs.existsSync(dir) && fs.statSync(dir).isDirectory())) throw new UsageError(`${flag} ${dir} is not a directory`);
+      }
+      checkTarget(flags.output, flags, "--output");
+      const outDir = path.dirname(path.resolve(flags.output));
+      try {
+        fs.mkdirSync(outDir, { recursive: true });
+      } catch (e) {
+        throw new UsageError(`--output ${flags.output}: cannot create its directory ${outDir}: ${(e as Error).message}`);
+      }
+      const modelfilePath = path.join(outDir, "Modelfile");
+      const basePath = path.join(outDir, "base.gguf");
+      if (flags.ollama) {
+        checkTarget(modelfilePath, flags, "Modelfile");
+        if (lora) checkTarget(basePath, flags, "base.gguf");
+      }
+      // The Modelfile is built first: a chat template that cannot be translated stops before any GGUF is written.
+      const rel = (p: string) => `./${path.relative(outDir, p).split(path.sep).join("/")}`;
+      const modelfile = flags.ollama
+        ? await loadModelfile({
+            modelDir: flags.model,
+            ggufPath: rel(lora ? basePath : path.resolve(flags.output)),
+            adapterPath: lora ? rel(path.resolve(flags.output)) : undefined,
+            chatTemplate: flags.chatTemplate,
+          })
+        : null;
+
+      const abort = new AbortController();
+      let signal: NodeJS.Signals | null = null;
+      const onSignal = (s: NodeJS.Signals) => {
+        if (signal) process.exit(SIGNAL_EXIT[s]);
+        signal = s;
+        process.stderr.write(`ortrl: ${s === "SIGINT" ? "Ctrl-C" : s}: stopping the export; no partial file is left\n`);
+        abort.abort(new Error(`export stopped by ${s}`));
+      };
+      for (const s of STOP_SIGNALS) process.on(s, onSignal);
+      let result: ExportGgufResult;
+      try {
+        if (lora) {
+          result = await exportGgufLora({ modelDir: flags.model, adapterDir: flags.adapter!, output: flags.output, outtype: flags.outtype, name: flags.name, signal: abort.signal });
+          if (modelfile) await exportGguf({ modelDir: flags.model, output: basePath, outtype: flags.outtype ?? "f16", signal: abort.signal });
+        } else {
+          result = await exportGguf({ modelDir: flags.model, adapterDir: flags.adapter, output: flags.output, outtype: flags.outtype, name: flags.name, signal: abort.signal });
+        }
+      } catch (e) {
+        if (signal) {
+          process.stderr.write(`ortrl: export stopped; ${flags.output} was not written\n`);
+          process.exit(SIGNAL_EXIT[signal]);
+        }
+        throw e;
+      } finally {
+        for (const s of STOP_SIGNALS) process.off(s, onSignal);
+      }
+      for (const w of result.warnings) process.emitWarning(w);
+      if (modelfile) {
+        writeFileAtomic(modelfilePath, modelfile.text);
+        for (const note of modelfile.notes) process.emitWarning(`Modelfile: ${note}`);
+      }
+      process.stdout.write(JSON.stringify({
+        output: flags.output,
+        bytes: result.bytes,
+        outtype: flags.outtype ?? (lora ? "f32" : "f16"),
+        format: flags.format,
+        tensors: result.tensors.length,
+        f16_fallbacks: result.fallbacks,
+        modelfile: modelfile ? modelfilePath : null,
+      }) + "\n");
+    });
+  return new Command("export").description("export a model for other runtimes (GGUF for llama.cpp and Ollama)").addCommand(gguf);
+}
