@@ -6,6 +6,7 @@ import { benchEngine } from "./engine.bench.js";
 import { benchLlama } from "./llama.bench.js";
 import { benchDpo } from "./dpo.bench.js";
 import { benchGrpo } from "./grpo.bench.js";
+import { benchExport } from "./export.bench.js";
 
 const threads = Number(process.env.ORTRL_THREADS ?? 2);
 const all: Record<string, () => Promise<void>> = {
@@ -13,6 +14,7 @@ const all: Record<string, () => Promise<void>> = {
   llama: () => benchLlama(threads),
   dpo: () => benchDpo(threads),
   grpo: () => benchGrpo(threads),
+  export: () => benchExport(),
 };
 const names = process.argv.slice(2).filter((a) => !a.startsWith("-"));
 for (const n of names.length ? names : Object.keys(all)) {

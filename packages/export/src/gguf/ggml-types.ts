@@ -48,37 +48,41 @@ function asBytes(a: ArrayBufferView): Uint8Array {
   return new Uint8Array(a.buffer, a.byteOffset, a.byteLength);
 }
 
-/** Half-precision bits of one float32 value (round to nearest even), as numpy's astype(float16). */
-function f16Bits(x: number): number {
-  return float32ToF16(new Float32Array([x]))[0]!;
-}
-
 function quantizeQ8_0(x: Float32Array): Uint8Array {
   const nb = x.length / QK;
-  const out = new Uint8Array(nb * (2 + QK));
-  const view = new DataView(out.buffer);
+  const bs = 2 + QK;
+  const out = new Uint8Array(nb * bs);
+  const qs = new Int8Array(out.buffer);
+  const scales = new Float32Array(nb);
   const f = Math.fround;
   for (let b = 0; b < nb; b++) {
     const base = b * QK;
     let amax = 0;
     for (let j = 0; j < QK; j++) amax = Math.max(amax, Math.abs(x[base + j]!));
     const d = f(amax / 127);
+    scales[b] = d;
     const id = d !== 0 ? f(1 / d) : 0;
-    const o = b * (2 + QK);
-    view.setUint16(o, f16Bits(d), true);
+    const o = b * bs + 2;
     for (let j = 0; j < QK; j++) {
       const v = f(x[base + j]! * id);
       const r = Math.floor(Math.abs(v) + 0.5); // roundf: half away from zero
-      view.setInt8(o + 2 + j, v < 0 ? -r : r);
+      qs[o + j] = v < 0 ? -r : r;
     }
+  }
+  // The scales as f16 (round to nearest even, as numpy's astype(float16) and ggml's FP32_TO_FP16), little-endian.
+  const bits = float32ToF16(scales);
+  for (let b = 0; b < nb; b++) {
+    out[b * bs] = bits[b]! & 0xff;
+    out[b * bs + 1] = bits[b]! >> 8;
   }
   return out;
 }
 
 function quantizeQ4_0(x: Float32Array): Uint8Array {
   const nb = x.length / QK;
-  const out = new Uint8Array(nb * (2 + QK / 2));
-  const view = new DataView(out.buffer);
+  const bs = 2 + QK / 2;
+  const out = new Uint8Array(nb * bs);
+  const scales = new Float32Array(nb);
   const f = Math.fround;
   for (let b = 0; b < nb; b++) {
     const base = b * QK;
@@ -89,14 +93,19 @@ function quantizeQ4_0(x: Float32Array): Uint8Array {
       if (Math.abs(v) > amax) { amax = Math.abs(v); max = v; }
     }
     const d = f(max / -8);
+    scales[b] = d;
     const id = d !== 0 ? f(1 / d) : 0;
-    const o = b * (2 + QK / 2);
-    view.setUint16(o, f16Bits(d), true);
+    const o = b * bs + 2;
     for (let j = 0; j < QK / 2; j++) {
       const q0 = Math.min(15, Math.trunc(f(f(x[base + j]! * id) + 8.5)));
       const q1 = Math.min(15, Math.trunc(f(f(x[base + QK / 2 + j]! * id) + 8.5)));
-      out[o + 2 + j] = q0 | (q1 << 4);
+      out[o + j] = q0 | (q1 << 4);
     }
+  }
+  const bits = float32ToF16(scales);
+  for (let b = 0; b < nb; b++) {
+    out[b * bs] = bits[b]! & 0xff;
+    out[b * bs + 1] = bits[b]! >> 8;
   }
   return out;
 }
