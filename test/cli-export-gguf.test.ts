@@ -60,6 +60,33 @@ describe("ortrl export gguf", () => {
     expect(withLora).not.toEqual(await llamaCppGreedy(join(dir, "base.gguf"), prompt, 16));
   });
 
+  it("a plain GPT-2 byte-level pre-tokenizer is written as llama.cpp's 'gpt-2' and tokenizes as ortrl does; --chat-template goes into the GGUF", async () => {
+    const gpt2 = join(tmp, "gpt2-layout");
+    cpSync(chatModel, gpt2, { recursive: true });
+    const tok = JSON.parse(readFileSync(join(chatModel, "tokenizer.json"), "utf8"));
+    writeFileSync(join(gpt2, "tokenizer.json"), JSON.stringify({ ...tok, pre_tokenizer: tok.pre_tokenizer.pretokenizers[1] }));
+    const dir = mkdtempSync(join(tmp, "o-"));
+    const tpl = "{% for m in messages %}<|im_start|>{{ m.role }}\n{{ m.content }}<|im_end|>\n{% endfor %}";
+    expectOk(ortrl(["export", "gguf", "--model", gpt2, "--output", join(dir, "m.gguf"), "--outtype", "f32", "--chat-template", tpl]));
+    const model = await (await llamaCpp()).loadModel({ modelPath: join(dir, "m.gguf"), vocabOnly: true });
+    try {
+      expect((model.fileInfo.metadata.tokenizer.ggml as unknown as Record<string, unknown>).pre).toBe("gpt-2");
+      expect(model.fileInfo.metadata.tokenizer.chat_template).toBe(tpl);
+      const hf = await F.Tokenizer.fromDir(gpt2);
+      const text = "Numbers 12345 and words: it's   fine.\n<|im_start|>user";
+      expect([...model.tokenize(text, true)]).toEqual(hf.encode(text, { addSpecialTokens: false }));
+    } finally {
+      await model.dispose();
+    }
+  });
+
+  it("refuses an --output that is a file --ollama writes beside it", () => {
+    const dir = mkdtempSync(join(tmp, "o-"));
+    expectFailure(ortrl(["export", "gguf", "--model", STORIES, "--output", join(dir, "Modelfile"), "--ollama"]), /is the Modelfile that --ollama writes beside it/);
+    expectFailure(ortrl(["export", "gguf", "--model", STORIES, "--adapter", adapter, "--format", "gguf-lora", "--output", join(dir, "base.gguf"), "--ollama"]), /is the base\.gguf that --ollama writes/);
+    expect(readdirSync(dir)).toEqual([]);
+  });
+
   it("refuses an existing output unless --overwrite, and files of the model directory", () => {
     const dir = mkdtempSync(join(tmp, "o-"));
     const out = join(dir, "m.gguf");

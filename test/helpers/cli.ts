@@ -30,10 +30,10 @@ export function expectOk(r: CliResult): void {
   expect(r.status, r.stderr).toBe(0);
 }
 
-/** A failed run: non-zero exit, exactly one stderr line `ortrl: error: ...` (warnings aside) matching `pattern`. */
+/** A failed run: non-zero exit, exactly one stderr line `ortrl: error: ...` (warnings and training's `trainable params:` line aside) matching `pattern`. */
 export function expectFailure(r: CliResult, pattern: RegExp): void {
   expect(r.status).not.toBe(0);
-  const err = r.stderr.trim().split("\n").filter((l) => !l.startsWith("ortrl: warning"));
+  const err = r.stderr.trim().split("\n").filter((l) => !l.startsWith("ortrl: warning") && !l.startsWith("trainable params: "));
   expect(err, r.stderr).toHaveLength(1);
   expect(err[0]).toMatch(/^ortrl: error: /);
   expect(err[0]).toMatch(pattern);

@@ -4,7 +4,7 @@
  * come from that declaration). Defaults are TRL's ORPOConfig: learning_rate 1e-6, beta 0.1 (the
  * paper's λ), max_length 1024, max_prompt_length 512, logging_steps 10 (the training default).
  */
-import { type ConfigOf, type FieldNaming, ConfigSchema, TRAINING_FIELDS, intField, nullable, numberField, stringListField, textField, withField } from "@ortrl/core";
+import { type ConfigOf, type FieldNaming, ConfigSchema, TRAINING_CHECKS, TRAINING_FIELDS, intField, nullable, numberField, stringListField, textField, withField } from "@ortrl/core";
 
 export const ORPO_FIELDS = {
   ...TRAINING_FIELDS,
@@ -21,6 +21,7 @@ export const ORPO_FIELDS = {
 export type OrpoConfig = ConfigOf<typeof ORPO_FIELDS>;
 
 export const ORPO_SCHEMA = new ConfigSchema(ORPO_FIELDS, [
+  ...TRAINING_CHECKS,
   (c, name) => (c.maxPromptLength >= c.maxLength ? ["maxPromptLength", `must be less than ${name("maxLength")} (${c.maxLength}) to leave room for the completions, got ${c.maxPromptLength}`] : null),
 ]);
 

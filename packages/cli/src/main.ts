@@ -5,6 +5,7 @@ import { evalCommand } from "./commands/eval.js";
 import { generateCommand } from "./commands/generate.js";
 import { exportCommand } from "./commands/export-gguf.js";
 import { mergeCommand } from "./commands/merge.js";
+import { inspectCommand } from "./commands/inspect.js";
 import { trainCptCommand } from "./commands/train-cpt.js";
 import { trainSftCommand } from "./commands/train-sft.js";
 import { trainDpoCommand } from "./commands/train-dpo.js";
@@ -21,6 +22,7 @@ export function buildProgram(): Command {
   program.addCommand(evalCommand());
   program.addCommand(mergeCommand());
   program.addCommand(exportCommand());
+  program.addCommand(inspectCommand());
   const train = new Command("train").description("train a model with a post-training method");
   train.addCommand(trainCptCommand());
   train.addCommand(trainSftCommand());

@@ -4,7 +4,7 @@
  * ones follow TRL's SFTConfig for language-modeling data (packing on, concatenate-then-chunk as TRL's
  * packing_strategy "wrapped").
  */
-import { type ConfigOf, type FieldNaming, ConfigSchema, TRAINING_FIELDS, boolField, intField, numberField, stringListField } from "@ortrl/core";
+import { type ConfigOf, type FieldNaming, ConfigSchema, TRAINING_CHECKS, TRAINING_FIELDS, boolField, intField, numberField, stringListField } from "@ortrl/core";
 
 export const CPT_FIELDS = {
   ...TRAINING_FIELDS,
@@ -15,7 +15,7 @@ export const CPT_FIELDS = {
   packing: boolField(true, "concatenate documents (EOS between them) and cut into maxSeqLength blocks; --no-packing truncates documents instead"),
 };
 
-export const CPT_SCHEMA = new ConfigSchema(CPT_FIELDS);
+export const CPT_SCHEMA = new ConfigSchema(CPT_FIELDS, TRAINING_CHECKS);
 
 export type CptConfig = ConfigOf<typeof CPT_FIELDS>;
 

@@ -8,6 +8,7 @@ import {
   type ConfigOf,
   type FieldNaming,
   ConfigSchema,
+  TRAINING_CHECKS,
   TRAINING_FIELDS,
   boolField,
   enumField,
@@ -41,6 +42,7 @@ export const DPO_FIELDS = {
 export type DpoConfig = ConfigOf<typeof DPO_FIELDS>;
 
 export const DPO_SCHEMA = new ConfigSchema(DPO_FIELDS, [
+  ...TRAINING_CHECKS,
   (c, name) => (c.labelSmoothing > 0 && c.lossType !== "sigmoid" && c.lossType !== "robust" ? ["labelSmoothing", `applies to ${name("lossType")} sigmoid (cDPO) or robust only, not ${c.lossType}`] : null),
   (c, name) => (c.maxPromptLength !== null && c.maxPromptLength >= c.maxLength ? ["maxPromptLength", `must be less than ${name("maxLength")} (${c.maxLength}) to leave room for the completions, got ${c.maxPromptLength}`] : null),
 ]);

@@ -16,6 +16,7 @@ import {
   type FieldSpec,
   type NamedReward,
   type RewardFn,
+  TRAINING_CHECKS,
   TRAINING_FIELDS,
   boolField,
   enumField,
@@ -95,6 +96,7 @@ export const GRPO_FIELDS = {
 export type GrpoConfig = ConfigOf<typeof GRPO_FIELDS>;
 
 export const GRPO_SCHEMA = new ConfigSchema(GRPO_FIELDS, [
+  ...TRAINING_CHECKS,
   (c, name) => {
     const n = c.perDeviceTrainBatchSize * c.gradientAccumulationSteps;
     return n % c.numGenerations === 0

@@ -9,6 +9,7 @@ import {
   type ConfigOf,
   type FieldNaming,
   ConfigSchema,
+  TRAINING_CHECKS,
   TRAINING_FIELDS,
   boolField,
   intField,
@@ -34,7 +35,7 @@ export const SFT_FIELDS = {
   datasetTextField: textField("text", "field holding the text of language-modeling records", { nonEmpty: "must be a non-empty field name" }, { placeholder: "name" }),
 };
 
-export const SFT_SCHEMA = new ConfigSchema(SFT_FIELDS);
+export const SFT_SCHEMA = new ConfigSchema(SFT_FIELDS, TRAINING_CHECKS);
 
 export type SftConfig = ConfigOf<typeof SFT_FIELDS>;
 

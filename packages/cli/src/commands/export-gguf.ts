@@ -14,9 +14,10 @@
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { Command, Option } from "commander";
-import { writeFileAtomic } from "@ortrl/core";
+import { isAlive, loadChatTemplate, writeFileAtomic } from "@ortrl/core";
 import { GGUF_OUTTYPES, type GgufOutType, type ExportGgufResult, exportGguf, exportGgufLora, loadModelfile } from "@ortrl/export";
 import { UsageError } from "../errors.js";
+import { resolveAdapterAsModel } from "./model-options.js";
 
 interface ExportFlags {
   model: string;
@@ -54,29 +55,34 @@ export function exportCommand(): Command {
     .addOption(new Option("--outtype <type>", "weight type of 2-D tensors (norms and biases stay f32; q8_0/q4_0 fall back to f16 for rows not a multiple of 32) (default: f16; f32 for gguf-lora)").choices([...GGUF_OUTTYPES]))
     .addOption(new Option("--format <format>", "gguf: the whole model; gguf-lora: the adapter alone (general.type = adapter)").choices(["gguf", "gguf-lora"]).default("gguf"))
     .option("--ollama", "also write an Ollama Modelfile beside the output (FROM, TEMPLATE from the chat template, PARAMETER stop and sampling defaults)")
-    .option("--chat-template <file>", "a Jinja chat template (or .jinja file) for the Modelfile instead of the tokenizer's")
+    .option("--chat-template <file>", "a Jinja chat template (or .jinja file) instead of the tokenizer's, e.g. the one used in training: written as tokenizer.chat_template and used for the Modelfile")
     .option("--name <name>", "general.name in the GGUF (default: the model or adapter directory's name)")
     .option("--overwrite", "replace existing output files (each only after its replacement is complete)")
-    .action(async (flags: ExportFlags) => {
+    .action(async (given: ExportFlags) => {
+      // --model ADAPTER_DIR without --adapter: its base model with that adapter.
+      const flags: ExportFlags = { ...given, ...resolveAdapterAsModel(given) };
       const lora = flags.format === "gguf-lora";
       if (lora && !flags.adapter) throw new UsageError("--format gguf-lora needs --adapter (the PEFT adapter to write)");
       if (lora && flags.outtype && !["f32", "f16", "bf16"].includes(flags.outtype)) throw new UsageError(`--outtype ${flags.outtype}: a GGUF LoRA adapter is written as f32, f16 or bf16`);
-      if (!flags.ollama && flags.chatTemplate) throw new UsageError("--chat-template is used for the Ollama Modelfile: add --ollama");
       for (const [flag, dir] of [["--model", flags.model], ["--adapter", flags.adapter]] as const) {
         if (dir !== undefined && !(fs.existsSync(dir) && fs.statSync(dir).isDirectory())) throw new UsageError(`${flag} ${dir} is not a directory`);
       }
-      checkTarget(flags.output, flags, "--output");
+      if (flags.chatTemplate !== undefined && /\.jinja$/.test(flags.chatTemplate) && !fs.existsSync(flags.chatTemplate)) throw new UsageError(`--chat-template ${flags.chatTemplate} does not exist`);
+      const chatTemplate = flags.chatTemplate !== undefined ? (loadChatTemplate(flags.chatTemplate) ?? undefined) : undefined;
       const outDir = path.dirname(path.resolve(flags.output));
-      try {
-        fs.mkdirSync(outDir, { recursive: true });
-      } catch (e) {
-        throw new UsageError(`--output ${flags.output}: cannot create its directory ${outDir}: ${(e as Error).message}`);
-      }
       const modelfilePath = path.join(outDir, "Modelfile");
       const basePath = path.join(outDir, "base.gguf");
-      if (flags.ollama) {
-        checkTarget(modelfilePath, flags, "Modelfile");
-        if (lora) checkTarget(basePath, flags, "base.gguf");
+      // Every file this run writes, each a distinct path that is neither an input nor (without --overwrite) existing.
+      const targets: [string, string][] = [["--output", path.resolve(flags.output)]];
+      if (flags.ollama) targets.push(["Modelfile", modelfilePath]);
+      if (flags.ollama && lora) targets.push(["base.gguf", basePath]);
+      for (const [flag, file] of targets) {
+        const clash = targets.find(([other, f]) => other !== flag && f === file);
+        if (clash) throw new UsageError(`--output ${flags.output} is the ${flag === "--output" ? clash[0] : flag} that --ollama writes beside it; choose another file name`);
+        checkTarget(file, flags, flag);
+        if (flags.chatTemplate && fs.existsSync(flags.chatTemplate) && fs.existsSync(file) && fs.realpathSync(file) === fs.realpathSync(flags.chatTemplate)) {
+          throw new UsageError(`${flag} ${file} is the --chat-template file; write elsewhere`);
+        }
       }
       // The Modelfile is built first: a chat template that cannot be translated stops before any GGUF is written.
       const rel = (p: string) => `./${path.relative(outDir, p).split(path.sep).join("/")}`;
@@ -85,9 +91,21 @@ export function exportCommand(): Command {
             modelDir: flags.model,
             ggufPath: rel(lora ? basePath : path.resolve(flags.output)),
             adapterPath: lora ? rel(path.resolve(flags.output)) : undefined,
-            chatTemplate: flags.chatTemplate,
+            chatTemplate: flags.chatTemplate, // the path, so that errors name the file
           })
         : null;
+      const createdDir = !fs.existsSync(outDir);
+      try {
+        fs.mkdirSync(outDir, { recursive: true });
+      } catch (e) {
+        throw new UsageError(`--output ${flags.output}: cannot create its directory ${outDir}: ${(e as Error).message}`);
+      }
+      // Leftovers of killed exports (ours only: `<target>.tmp-PID` / `<target>.part-PID` of dead processes).
+      const names = new Set(targets.map(([, f]) => path.basename(f)));
+      for (const name of fs.readdirSync(outDir)) {
+        const m = /^(.*)\.(tmp|part)-(\d+)$/.exec(name);
+        if (m && names.has(m[1]!) && !isAlive(Number(m[3]))) fs.rmSync(path.join(outDir, name), { force: true });
+      }
 
       const abort = new AbortController();
       let signal: NodeJS.Signals | null = null;
@@ -98,17 +116,24 @@ export function exportCommand(): Command {
         abort.abort(new Error(`export stopped by ${s}`));
       };
       for (const s of STOP_SIGNALS) process.on(s, onSignal);
+      // Each file is staged as `<target>.part-PID` and all are renamed into place only when every one is complete.
+      const staged = (file: string) => `${file}.part-${process.pid}`;
       let result: ExportGgufResult;
       try {
         if (lora) {
-          result = await exportGgufLora({ modelDir: flags.model, adapterDir: flags.adapter!, output: flags.output, outtype: flags.outtype, name: flags.name, signal: abort.signal });
-          if (modelfile) await exportGguf({ modelDir: flags.model, output: basePath, outtype: flags.outtype ?? "f16", signal: abort.signal });
+          result = await exportGgufLora({ modelDir: flags.model, adapterDir: flags.adapter!, output: staged(path.resolve(flags.output)), outtype: flags.outtype, name: flags.name, signal: abort.signal });
+          if (modelfile) await exportGguf({ modelDir: flags.model, output: staged(basePath), outtype: flags.outtype ?? "f16", chatTemplate, signal: abort.signal });
         } else {
-          result = await exportGguf({ modelDir: flags.model, adapterDir: flags.adapter, output: flags.output, outtype: flags.outtype, name: flags.name, signal: abort.signal });
+          result = await exportGguf({ modelDir: flags.model, adapterDir: flags.adapter, output: staged(path.resolve(flags.output)), outtype: flags.outtype, chatTemplate, name: flags.name, signal: abort.signal });
         }
+        if (modelfile) writeFileAtomic(staged(modelfilePath), modelfile.text);
+        abort.signal.throwIfAborted();
+        for (const [, file] of targets) fs.renameSync(staged(file), file);
       } catch (e) {
+        for (const [, file] of targets) fs.rmSync(staged(file), { force: true });
+        if (createdDir && fs.readdirSync(outDir).length === 0) fs.rmdirSync(outDir);
         if (signal) {
-          process.stderr.write(`ortrl: export stopped; ${flags.output} was not written\n`);
+          process.stderr.write(`ortrl: export stopped; nothing was written\n`);
           process.exit(SIGNAL_EXIT[signal]);
         }
         throw e;
@@ -116,10 +141,7 @@ export function exportCommand(): Command {
         for (const s of STOP_SIGNALS) process.off(s, onSignal);
       }
       for (const w of result.warnings) process.emitWarning(w);
-      if (modelfile) {
-        writeFileAtomic(modelfilePath, modelfile.text);
-        for (const note of modelfile.notes) process.emitWarning(`Modelfile: ${note}`);
-      }
+      for (const note of modelfile?.notes ?? []) process.emitWarning(`Modelfile: ${note}`);
       process.stdout.write(JSON.stringify({
         output: flags.output,
         bytes: result.bytes,

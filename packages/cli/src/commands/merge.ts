@@ -7,14 +7,17 @@
  * is read (never the model or the adapter, nor a directory holding a model unless
  * --overwrite-output-dir), and the new model is written completely before it replaces anything (see
  * saveMergedModel). Prints one JSON line: output_dir, dtype, files, total_size (bytes of tensor data).
+ * `--model ADAPTER_DIR` without --adapter merges that adapter into the base model its adapter_config.json
+ * names, when that is a local directory (see resolveAdapterAsModel).
  */
 import { Command, Option } from "commander";
 import { DEFAULT_MAX_SHARD_SIZE, MODEL_DTYPES, type ModelDType, Runtime, attachAdapterFromDir, checkModelOutputDir, loadPretrained, parseByteSize, saveMergedModel } from "@ortrl/core";
 import { UsageError } from "../errors.js";
+import { resolveAdapterAsModel } from "./model-options.js";
 
 interface MergeFlags {
   model: string;
-  adapter: string;
+  adapter?: string;
   outputDir: string;
   dtype: ModelDType;
   maxShardSize: number;
@@ -38,7 +41,7 @@ export function mergeCommand(): Command {
   return new Command("merge")
     .description("merge a PEFT LoRA adapter into its base model and save the result as a Hugging Face model directory")
     .requiredOption("--model <dir>", "the base model: Hugging Face model directory (config.json, model.safetensors, tokenizer.json)")
-    .requiredOption("--adapter <dir>", "PEFT LoRA adapter directory trained on --model (adapter_config.json, adapter_model.safetensors)")
+    .option("--adapter <dir>", "PEFT LoRA adapter directory trained on --model (adapter_config.json, adapter_model.safetensors); required unless --model is that adapter directory and its base_model_name_or_path a local model")
     .requiredOption("--output-dir <dir>", "where the merged model goes (created; neither --model nor --adapter, nor a directory containing them)")
     .addOption(new Option("--dtype <dtype>", `element type of the saved weights and config.json's torch_dtype: ${MODEL_DTYPES.join("|")}`).argParser(dtypeOption).default("float32"))
     .addOption(
@@ -47,7 +50,11 @@ export function mergeCommand(): Command {
         .default(DEFAULT_MAX_SHARD_SIZE, "5GB"),
     )
     .option("--overwrite-output-dir", "replace a model, adapter or tokenizer files already in --output-dir (after the new model is completely written; other files stay)")
-    .action(async (flags: MergeFlags) => {
+    .action(async (given: MergeFlags) => {
+      // --model ADAPTER_DIR alone: its base model with that adapter.
+      const { model, adapter } = resolveAdapterAsModel(given);
+      if (!adapter) throw new UsageError("required option '--adapter <dir>' not specified");
+      const flags = { ...given, model, adapter };
       const inputs = [
         { what: "--model", path: flags.model },
         { what: "--adapter", path: flags.adapter },

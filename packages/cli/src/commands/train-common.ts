@@ -30,13 +30,16 @@ import {
   loadPretrained,
   loraConfigFromOptions,
   nullable,
+  policyParameterCounts,
   prepareOutputDir,
   textField,
+  trainableParametersLine,
 } from "@ortrl/core";
 import { UsageError } from "../errors.js";
 import { readConfigFile } from "../config-file.js";
 import { addSchemaFlags, flagValues } from "../schema-options.js";
 import { attachTrainingUi } from "../training-ui.js";
+import { resolveAdapterAsModel } from "./model-options.js";
 
 /** Options of a run that are not the method's config. */
 const RUN_FIELDS = {
@@ -74,13 +77,17 @@ export function trainCommand<C extends TrainingArguments>(spec: TrainCommandSpec
     const file = typeof flags.config === "string" ? flags.config : undefined;
     const fromFile = file ? readConfigFile(file, schema) : {};
     const fromFlags = schema.parsePartial(flagValues(flags, schema, added), "command line", "flag");
-    await runTraining(spec.plugin, { ...fromFile, ...fromFlags }, file ?? "command line");
+    await runTraining(spec.plugin, { ...fromFile, ...fromFlags }, file ?? "command line", { lora: spec.lora });
   });
   return cmd;
 }
 
-/** Loads the model, resolves the config, runs the plugin, prints the final metrics as one JSON line. */
-export async function runTraining<C extends TrainingArguments>(plugin: MethodPlugin<C>, options: Record<string, unknown>, source: string): Promise<void> {
+/**
+ * Loads the model, resolves the config, runs the plugin, prints the final metrics as one JSON line.
+ * @param opts.lora the method can train adapters (default true): `--model ADAPTER_DIR` without LoRA
+ *   options then continues that adapter on its base model (see {@link resolveAdapterAsModel}).
+ */
+export async function runTraining<C extends TrainingArguments>(plugin: MethodPlugin<C>, options: Record<string, unknown>, source: string, opts: { lora?: boolean } = {}): Promise<void> {
   const o = options as Record<string, unknown> & { model?: string; adapter?: string | null; device?: "cpu" | "cuda"; threads?: number | null; overwriteOutputDir?: boolean };
   if (!o.model) throw new UsageError(`--model is required (${source})`);
   if (typeof o.outputDir !== "string") throw new UsageError(`--output-dir is required (${source})`);
@@ -88,18 +95,21 @@ export async function runTraining<C extends TrainingArguments>(plugin: MethodPlu
   const stop = new AbortController();
   const signals = handleStopSignals(stop);
   try {
-    await train(plugin, options, source, stop, signals);
+    await train(plugin, options, source, stop, signals, opts.lora ?? true);
   } finally {
     signals.dispose();
   }
 }
 
-async function train<C extends TrainingArguments>(plugin: MethodPlugin<C>, options: Record<string, unknown>, source: string, stop: AbortController, signals: StopSignals): Promise<void> {
+async function train<C extends TrainingArguments>(plugin: MethodPlugin<C>, options: Record<string, unknown>, source: string, stop: AbortController, signals: StopSignals, canAdapt: boolean): Promise<void> {
   const o = options as Record<string, unknown> & { model: string; adapter?: string | null; device?: "cpu" | "cuda"; threads?: number | null; overwriteOutputDir?: boolean };
   const methodOptions = Object.fromEntries(Object.entries(options).filter(([k]) => !RUN_KEYS.includes(k) && !LORA_KEYS.includes(k)));
   const config = plugin.resolve(methodOptions as Partial<C> & { outputDir: string }, source, source === "command line" ? "flag" : "snake");
   const lora = loraConfigFromOptions(options as Partial<LoraOptions>);
   if (o.adapter && lora) throw new UsageError(`--adapter ${o.adapter} continues an existing adapter with its own LoRA config; drop the LoRA options (--lora-r, --lora-alpha, --target-modules, ...)`);
+  // --model ADAPTER_DIR: continuing that adapter (--adapter) is the only reading when the method trains
+  // adapters and no new LoRA config is asked for; otherwise the hint to pass --model BASE --adapter DIR.
+  if (!o.adapter) Object.assign(o, { adapter: null, ...resolveAdapterAsModel(o, canAdapt && !lora) });
   const runtime = new Runtime({ executionProvider: o.device ?? "cpu", intraOpNumThreads: o.threads ?? undefined });
   const model = await loadPretrained(o.model, runtime);
   const policy = CausalLmPolicy.fromPretrained(model, lora, config.seed, { adapterDir: o.adapter ?? null });
@@ -109,6 +119,10 @@ async function train<C extends TrainingArguments>(plugin: MethodPlugin<C>, optio
   }
   const container = createTrainingContainer({ policy, args: config });
   await container.load(plugin.module(config)); // reads (and validates) the data files
+  if (config.evalOnStart && !container.isBound(EvalDataset)) {
+    const naming = source === "command line" ? "flag" : "snake";
+    throw new UsageError(`${source}: ${plugin.schema.nameOf("evalOnStart", naming)} needs evaluation data (${plugin.schema.nameOf("evalDataFiles", naming)} or ${plugin.schema.nameOf("evalHoldout", naming)})`);
+  }
   if (config.evalSteps !== null && !container.isBound(EvalDataset)) {
     process.emitWarning("--eval-steps is set but there is no evaluation data (--eval-data or --eval-holdout): nothing will be evaluated");
   }
@@ -136,6 +150,8 @@ async function train<C extends TrainingArguments>(plugin: MethodPlugin<C>, optio
     writeFailure ??= e;
     stop.abort();
   });
+  // PEFT's print_trainable_parameters line (the counts `ortrl inspect` prints), once nothing can refuse the run.
+  process.stderr.write(trainableParametersLine(policyParameterCounts(model.lm.params, policy.adapter)) + "\n");
   try {
     const result = await trainer.run({ signal: stop.signal });
     if (writeFailure) {

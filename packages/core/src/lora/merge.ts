@@ -3,6 +3,7 @@
  * and the inverse (unmerge): W <- W - scaling * B A. Computed in float64 accumulators per row.
  * {@link mergedWeights} gives the merged tensors without changing the model (for saving it).
  */
+import { assertFinite } from "../model/weight-checks.js";
 import type { CausalLM } from "../model/causal-lm.js";
 import type { ParamSource, ParamStore } from "../params/param-store.js";
 import type { LoraAdapter } from "./adapter.js";
@@ -83,6 +84,8 @@ export function mergedWeights(lm: CausalLM): Pick<ParamSource, "names" | "shape"
       if (m === null || !modules.has(m)) return W;
       const out = new Float32Array(W.length);
       addDelta(W, out, adapter.params.get(`${m}.lora_A.weight`), adapter.params.get(`${m}.lora_B.weight`), lm.params.shape(name), r, scaling);
+      // Finite A and B can still overflow float32 in W + scaling * B A: never write an Inf weight.
+      assertFinite(out, "the merged model (base + adapter)", name);
       return out;
     },
   };

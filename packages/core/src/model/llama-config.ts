@@ -8,6 +8,7 @@ import * as path from "node:path";
 import { Fields, isObject, readJson } from "../io/json-fields.js";
 import type { Llama3RopeScaling } from "../nn/rotary.js";
 import type { LlamaArch } from "./llama-arch.js";
+import { adapterDirAsModel, adapterDirNotModelMessage } from "./adapter-dir.js";
 
 /** Architectures readLlamaConfig accepts (all the Llama decoder: RMSNorm, rotary, GQA, SwiGLU). */
 export const LLAMA_ARCHITECTURES = ["LlamaForCausalLM", "MistralForCausalLM", "Qwen2ForCausalLM"] as const;
@@ -179,10 +180,17 @@ export function parseLlamaConfig(json: unknown, source = "config.json"): LlamaCo
   };
 }
 
-/** Reads `dir/config.json` (see {@link parseLlamaConfig}). @throws Error naming the file when it is missing or invalid. */
+/**
+ * Reads `dir/config.json` (see {@link parseLlamaConfig}).
+ * @throws Error naming the file when it is missing or invalid; for a PEFT adapter directory, one saying to load its
+ *   base model with the adapter ({@link adapterDirNotModelMessage}).
+ */
 export function readLlamaConfig(dir: string): LlamaConfig {
   const file = path.join(dir, "config.json");
-  if (!fs.existsSync(file)) throw new Error(`${dir}: no config.json in the model directory`);
+  if (!fs.existsSync(file)) {
+    const adapter = adapterDirAsModel(dir);
+    throw new Error(adapter ? adapterDirNotModelMessage(adapter) : `${dir}: no config.json in the model directory`);
+  }
   return parseLlamaConfig(readJson(file), file);
 }
 

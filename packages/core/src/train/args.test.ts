@@ -30,6 +30,7 @@ describe("defaults", () => {
       sgdMomentum: 0,
       maxGradNorm: 1,
       loggingSteps: 10, // TRL's default (transformers: 500)
+      evalOnStart: false,
       evalSteps: null,
       saveSteps: 500,
       saveTotalLimit: null,
@@ -67,9 +68,9 @@ describe("validation", () => {
     [{ learningRate: Number.NaN }, /learningRate must be >= 0, got NaN/],
     [{ embeddingLearningRate: -1 }, /embeddingLearningRate must be >= 0/],
     [{ numTrainEpochs: 0 }, /numTrainEpochs must be > 0, got 0/],
-    [{ maxSteps: 0 }, /maxSteps must be a positive integer up to 1000000000 or -1, got 0/],
-    [{ maxSteps: -2 }, /maxSteps must be a positive integer up to 1000000000 or -1/],
-    [{ maxSteps: 2.5 }, /maxSteps must be a positive integer up to 1000000000 or -1/],
+    [{ maxSteps: 0 }, /maxSteps must be a positive integer or -1, or 0 together with evalOnStart \(evaluate only\), got 0/],
+    [{ maxSteps: -2 }, /maxSteps must be a non-negative integer up to 1000000000 or -1/],
+    [{ maxSteps: 2.5 }, /maxSteps must be a non-negative integer up to 1000000000 or -1/],
     [{ lrSchedulerType: "bogus" as never }, /lrSchedulerType must be one of linear, cosine, constant, constant_with_warmup, got bogus/],
     [{ warmupSteps: -1 }, /warmupSteps must be a non-negative integer/],
     [{ warmupSteps: 0.5 }, /warmupSteps must be a non-negative integer/],
@@ -84,7 +85,7 @@ describe("validation", () => {
     [{ saveSteps: 1.5 }, /saveSteps must be a non-negative integer/],
     [{ saveTotalLimit: 0 }, /saveTotalLimit must be a positive integer/],
     [{ seed: 1.5 }, /seed must be a non-negative integer up to 4294967295, got 1\.5/],
-    [{ maxSteps: 1e99 }, /maxSteps must be a positive integer up to 1000000000 or -1, got 1e\+99/],
+    [{ maxSteps: 1e99 }, /maxSteps must be a non-negative integer up to 1000000000 or -1, got 1e\+99/],
     [{ seed: -1 }, /seed must be a non-negative integer/],
     [{ adamBeta1: 1 }, /adamBeta1 must be in \[0, 1\), got 1/],
     [{ adamBeta2: 1.5 }, /adamBeta2 must be in \[0, 1\), got 1\.5/],
@@ -103,5 +104,6 @@ describe("validation", () => {
     const a = resolve({ maxSteps: -1, learningRate: 0, warmupRatio: 0.99, saveSteps: 0, maxGradNorm: 0, evalSteps: null, saveTotalLimit: 1, seed: 0, embeddingLearningRate: 0 });
     expect([a.maxSteps, a.warmupRatio, a.saveSteps, a.maxGradNorm, a.saveTotalLimit]).toEqual([-1, 0.99, 0, 0, 1]);
     expect(resolve({ maxSteps: 1, numTrainEpochs: 0.5 }).numTrainEpochs).toBe(0.5);
+    expect(resolve({ maxSteps: 0, evalOnStart: true }).maxSteps).toBe(0); // evaluate only
   });
 });

@@ -3,7 +3,7 @@
  * with transformers' defaults unless stated (TRL's logging_steps 10). Declared once in
  * {@link TRAINING_SCHEMA}; the type, defaults, validation, config-file keys and CLI flags come from it.
  */
-import { type ConfigOf, ConfigSchema } from "../config/schema.js";
+import { type ConfigOf, ConfigSchema, type CrossCheck } from "../config/schema.js";
 import { boolField, enumField, intField, nullable, numberField, textField } from "../config/fields.js";
 
 export const LR_SCHEDULER_TYPES = ["linear", "cosine", "constant", "constant_with_warmup"] as const;
@@ -14,7 +14,7 @@ export const TRAINING_FIELDS = {
   learningRate: numberField(5e-5, "peak learning rate (methods set their own default, e.g. SFT 2e-5, DPO 1e-6)", { min: 0 }),
   embeddingLearningRate: nullable(numberField(0, "learning rate of embed_tokens / lm_head (Unsloth's CPT recipe); unset = learningRate", { min: 0 })),
   numTrainEpochs: numberField(3, "passes over the training data; ignored when maxSteps > 0", { gt: 0 }, { placeholder: "e" }),
-  maxSteps: intField(-1, "total optimizer steps; -1 = derived from numTrainEpochs", { min: 1, max: 1e9, orMinusOne: true }),
+  maxSteps: intField(-1, "total optimizer steps; -1 = derived from numTrainEpochs; 0 (with evalOnStart) = evaluate the starting model only", { min: 0, max: 1e9, orMinusOne: true }),
   perDeviceTrainBatchSize: intField(8, "rows per micro-batch", { min: 1 }, { placeholder: "b" }),
   perDeviceEvalBatchSize: intField(8, "rows per evaluation batch", { min: 1 }, { placeholder: "b" }),
   gradientAccumulationSteps: intField(1, "micro-batches per optimizer step", { min: 1 }, { placeholder: "g" }),
@@ -29,6 +29,7 @@ export const TRAINING_FIELDS = {
   sgdMomentum: numberField(0, "momentum of optim sgd", { min: 0, lt: 1 }),
   maxGradNorm: numberField(1, "global-norm gradient clipping threshold (0 = off)", { min: 0 }),
   loggingSteps: intField(10, "log every N optimizer steps", { min: 1 }),
+  evalOnStart: boolField(false, "evaluate the eval data before the first step (logged at step 0); a run resumed from a checkpoint does not repeat it"),
   evalSteps: nullable(intField(1, "evaluate every N steps when there is eval data; unset = only at the end", { min: 1 })),
   saveSteps: intField(500, "save a checkpoint every N steps (0 = only the final model)", { min: 0 }),
   saveTotalLimit: nullable(intField(1, "keep at most N checkpoints (oldest deleted after the new one is complete); unset = all", { min: 1 })),
@@ -39,7 +40,15 @@ export const TRAINING_FIELDS = {
   acceptChangedArgs: boolField(false, "when resuming, accept a checkpoint whose run had other logging, evaluation or save cadence or run length (max_steps); other differences are always refused"),
 };
 
-export const TRAINING_SCHEMA = new ConfigSchema(TRAINING_FIELDS);
+/**
+ * Rules across the training fields, for every method's schema (`new ConfigSchema(fields, [...TRAINING_CHECKS, ...])`):
+ * maxSteps 0 trains nothing, so it is allowed only with evalOnStart (evaluate the starting model, write no model).
+ */
+export const TRAINING_CHECKS: readonly CrossCheck<Pick<TrainingArguments, "maxSteps" | "evalOnStart">>[] = [
+  (c, name) => (c.maxSteps === 0 && !c.evalOnStart ? ["maxSteps", `must be a positive integer or -1, or 0 together with ${name("evalOnStart")} (evaluate only), got 0`] : null),
+];
+
+export const TRAINING_SCHEMA = new ConfigSchema(TRAINING_FIELDS, TRAINING_CHECKS);
 
 export type TrainingArguments = ConfigOf<typeof TRAINING_FIELDS>;
 

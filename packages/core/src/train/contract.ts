@@ -124,7 +124,7 @@ export interface StepPlan {
 
 /**
  * transformers' arithmetic: steps per epoch = ceil(examples / examplesPerStep) x stepsPerPreparation
- * (the last preparation of an epoch may be short), maxSteps > 0 overrides epochs, warm-up =
+ * (the last preparation of an epoch may be short), maxSteps >= 0 overrides epochs (0: evalOnStart only), warm-up =
  * warmupSteps or ceil(warmupRatio * maxSteps).
  * @throws Error for an empty dataset.
  */
@@ -136,7 +136,7 @@ export function planSteps(
 ): StepPlan {
   if (numExamples === 0) throw new Error("training dataset is empty");
   const stepsPerEpoch = Math.ceil(numExamples / examplesPerStep) * stepsPerPreparation;
-  const maxSteps = args.maxSteps > 0 ? args.maxSteps : Math.ceil(args.numTrainEpochs * stepsPerEpoch);
+  const maxSteps = args.maxSteps >= 0 ? args.maxSteps : Math.ceil(args.numTrainEpochs * stepsPerEpoch);
   const warmupSteps = warmupStepsFor(maxSteps, args.warmupSteps, args.warmupRatio);
   return { examplesPerStep, stepsPerPreparation, stepsPerEpoch, maxSteps, numEpochs: Math.ceil(maxSteps / stepsPerEpoch), warmupSteps };
 }

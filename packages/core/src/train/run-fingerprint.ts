@@ -46,8 +46,11 @@ export function dataFingerprint(examples: readonly unknown[]): string {
   return h.digest("hex");
 }
 
-/** Paths whose content is covered elsewhere (data), and what only decides where or what the run writes at its end. */
-const IGNORED_ARGS = new Set(["outputDir", "resumeFromCheckpoint", "acceptChangedArgs", "dataFiles", "saveMerged"]);
+/**
+ * Paths whose content is covered elsewhere (data), what only decides where or what the run writes at its end, and
+ * evalOnStart (it acts at step 0 only, never in a resumed run).
+ */
+const IGNORED_ARGS = new Set(["outputDir", "resumeFromCheckpoint", "acceptChangedArgs", "dataFiles", "saveMerged", "evalOnStart"]);
 const HARMLESS_ARGS = new Set(["maxSteps", "numTrainEpochs", "perDeviceEvalBatchSize", "saveTotalLimit"]);
 
 /** Arguments that change no computation of the training steps (cadence, evaluation, bookkeeping). */

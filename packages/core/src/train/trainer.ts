@@ -1,10 +1,10 @@
 /**
  * The training loop shared by gradient-based methods. `run` reads top to bottom:
- *   begin (objective setup, resume, train_begin)
+ *   begin (objective setup, resume, train_begin); evalOnStart: evaluate at step 0 (not when resumed)
  *   for each optimizer step:
  *     select its examples -> prepare rows (the objective's rollout phase) -> accumulate micro-batches
  *     -> stop on NaN/Inf -> clip -> optimizer step -> record -> maybe log -> maybe evaluate -> maybe save
- *   finish (final model, or a checkpoint when stopped; train_end)
+ *   finish (final model — none when maxSteps is 0 —, or a checkpoint when stopped; train_end)
  *
  * Semantics follow transformers.Trainer / TRL: the StepPlan fixes steps per epoch and maxSteps; the loss
  * of a step is its summed item losses over the items of the whole step (gradient accumulation is
@@ -129,6 +129,7 @@ export class DefaultTrainer<E = unknown, R = E> implements Trainer {
     const run = await this.begin(opts.signal);
     // Loading and setup may have kept the event loop busy: let a pending stop request (a signal) arrive.
     await new Promise((resolve) => setImmediate(resolve));
+    if (this.args.evalOnStart && run.step === 0) await this.evaluateOnStart(run, opts.signal);
     let stopped = false;
     while (run.step < this.plan.maxSteps) {
       if (opts.signal?.aborted) {
@@ -161,6 +162,7 @@ export class DefaultTrainer<E = unknown, R = E> implements Trainer {
     const { args, policy, optimizer, plan } = this;
     const examples = this.train.examples;
     if (examples.length === 0) throw new Error("training dataset is empty");
+    if (args.evalOnStart && !this.evalData) throw new Error("evalOnStart needs evaluation data (an EvalDataset)");
     const cleaned = removeStaleTemporaries(args.outputDir, isRunOutputName);
     if (cleaned.length) process.emitWarning(`left over by an interrupted run: ${cleaned.join("; ")}`, { code: "ORTRL_STALE_TEMPORARY" });
     const trainableParams = policy.trainable.names.reduce((n, k) => n + policy.trainable.get(k).length, 0);
@@ -386,6 +388,18 @@ export class DefaultTrainer<E = unknown, R = E> implements Trainer {
     run.window = { loss: 0, steps: 0, tokens: 0, t: performance.now(), metrics: new MetricWindow() };
   }
 
+  /**
+   * evalOnStart (TRL's eval_on_start): the starting model's evaluation, logged at step 0 (epoch 0) like every other
+   * evaluation. Only a run starting at step 0 does it; a resumed one does not repeat it.
+   */
+  private async evaluateOnStart(run: RunState, signal?: AbortSignal): Promise<void> {
+    const metrics = await this.evaluate(signal);
+    if (!metrics) return;
+    run.evalMetrics = metrics;
+    run.logHistory.push({ ...metrics, epoch: 0, step: 0 });
+    this.events.emit({ type: "evaluate", step: 0, metrics });
+  }
+
   /** Evaluates every evalSteps steps and at the last; a stop request abandons an evaluation in progress. */
   private async maybeEvaluate(run: RunState, epoch: number, signal?: AbortSignal): Promise<void> {
     const { evalSteps } = this.args;
@@ -419,9 +433,10 @@ export class DefaultTrainer<E = unknown, R = E> implements Trainer {
     if (stopped) {
       const ckpt = listCheckpoints(this.args.outputDir).at(-1);
       if (run.step > 0 && ckpt?.step !== run.step) await this.checkpoint(run, run.step / this.plan.stepsPerEpoch);
-    } else {
+    } else if (this.plan.maxSteps > 0) {
       await this.saveFinal(run);
-    }
+    } // maxSteps 0 (with evalOnStart): nothing was trained, so no model is written
+
     const runtime = (performance.now() - run.t0) / 1000;
     const trainLoss = run.runSteps ? run.runLossSum / run.runSteps : NaN;
     this.events.emit({

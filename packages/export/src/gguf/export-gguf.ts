@@ -43,6 +43,8 @@ export interface ExportGgufOptions {
   output: string;
   /** Weight type of 2-D tensors; default "f16" (as llama.cpp's converter). */
   outtype?: GgufOutType;
+  /** A Jinja chat template for `tokenizer.chat_template` instead of the tokenizer's (e.g. the one used in training). */
+  chatTemplate?: string;
   /** `general.name`; default the model directory's name. */
   name?: string;
   /** Aborts between tensors; the partial file is removed. */
@@ -126,10 +128,11 @@ export async function exportGguf(opts: ExportGgufOptions): Promise<ExportGgufRes
   const source = path.join(opts.modelDir, "config.json");
   const warnings = checkLlamaExportable(config, source);
   const plan = llamaTensorPlan(config);
+  const tokenizer = await tokenizerMetadata(opts.modelDir, config.vocabSize, { chatTemplate: opts.chatTemplate, warnings });
   const meta = new Map<string, GgufValue>([
     ...generalMetadata(opts.name ?? path.basename(path.resolve(opts.modelDir)), OUT_TYPE[outtype].fileType, "model"),
     ...llamaMetadata(config),
-    ...(await tokenizerMetadata(opts.modelDir, config.vocabSize)),
+    ...tokenizer,
   ]);
   const fallbacks: string[] = [];
   const infos: GgufTensorInfo[] = plan.map((p) => {
@@ -145,7 +148,11 @@ export async function exportGguf(opts: ExportGgufOptions): Promise<ExportGgufRes
         const p = plan[i]!;
         let x = src.read(p.hfName);
         if (p.permuteHeads) x = permuteRotaryRows(x, p.shape[0]!, p.shape[1] ?? 1, p.permuteHeads);
-        return encodeTensor(infos[i]!.type, x, p.hfName);
+        try {
+          return encodeTensor(infos[i]!.type, x, p.hfName);
+        } catch (e) {
+          throw new Error(`${opts.adapterDir ? `${opts.modelDir} + adapter ${opts.adapterDir}` : opts.modelDir}: ${(e as Error).message}`);
+        }
       }, opts.signal),
     );
     return {

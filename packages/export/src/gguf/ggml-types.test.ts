@@ -58,6 +58,12 @@ describe("ggml encoders", () => {
     expect(() => encodeTensor(GgmlType.F16, Float32Array.from([70000]), "w")).toThrow(/'w' has a value \(70000\) beyond float16's range.*--outtype bf16 or f32/);
   });
 
+  it("a block scale beyond float16's range is an error naming the tensor, not an Inf scale", () => {
+    expect(() => encodeTensor(GgmlType.Q4_0, block((j) => (j === 0 ? 1e6 : 0)), "w")).toThrow(/tensor 'w': a block scale \(125000\) is beyond float16's range/);
+    expect(() => encodeTensor(GgmlType.Q8_0, block((j) => (j === 0 ? 1e7 : 0)), "w")).toThrow(/tensor 'w': a block scale/);
+    expect(() => encodeTensor(GgmlType.Q8_0, block((j) => (j === 0 ? 1e6 : 0)), "w")).not.toThrow();
+  });
+
   it("block types need rows of a multiple of 32", () => {
     expect(rowFits(GgmlType.Q8_0, 64)).toBe(true);
     expect(rowFits(GgmlType.Q8_0, 172)).toBe(false);

@@ -48,6 +48,17 @@ function asBytes(a: ArrayBufferView): Uint8Array {
   return new Uint8Array(a.buffer, a.byteOffset, a.byteLength);
 }
 
+/**
+ * Block scales as f16 bits. @throws Error when a scale overflows float16 (a value beyond 65504 * `levels`), which
+ * would make the block Inf/NaN in llama.cpp; the caller names the tensor.
+ */
+function f16Scales(scales: Float32Array, levels: number): Uint16Array {
+  for (let b = 0; b < scales.length; b++) {
+    if (Math.abs(scales[b]!) > 65504) throw new RangeError(`a block scale (${Math.abs(scales[b]!)}) is beyond float16's range (values beyond ${65504 * levels}): export with --outtype f16/bf16/f32`);
+  }
+  return float32ToF16(scales);
+}
+
 function quantizeQ8_0(x: Float32Array): Uint8Array {
   const nb = x.length / QK;
   const bs = 2 + QK;
@@ -70,7 +81,7 @@ function quantizeQ8_0(x: Float32Array): Uint8Array {
     }
   }
   // The scales as f16 (round to nearest even, as numpy's astype(float16) and ggml's FP32_TO_FP16), little-endian.
-  const bits = float32ToF16(scales);
+  const bits = f16Scales(scales, 127);
   for (let b = 0; b < nb; b++) {
     out[b * bs] = bits[b]! & 0xff;
     out[b * bs + 1] = bits[b]! >> 8;
@@ -102,7 +113,7 @@ function quantizeQ4_0(x: Float32Array): Uint8Array {
       out[o + j] = q0 | (q1 << 4);
     }
   }
-  const bits = float32ToF16(scales);
+  const bits = f16Scales(scales, 8);
   for (let b = 0; b < nb; b++) {
     out[b * bs] = bits[b]! & 0xff;
     out[b * bs + 1] = bits[b]! >> 8;
@@ -127,8 +138,13 @@ export function encodeTensor(t: GgmlType, x: Float32Array, name: string): Uint8A
       }
       return asBytes(float32ToF16(x));
     }
-    case GgmlType.Q8_0: return quantizeQ8_0(x);
-    case GgmlType.Q4_0: return quantizeQ4_0(x);
+    case GgmlType.Q8_0:
+    case GgmlType.Q4_0:
+      try {
+        return t === GgmlType.Q8_0 ? quantizeQ8_0(x) : quantizeQ4_0(x);
+      } catch (e) {
+        throw new Error(`tensor '${name}': ${(e as Error).message}`);
+      }
   }
 }
 

@@ -33,6 +33,22 @@ describe("tokenizer.ggml.* metadata", () => {
     expect(m.has("tokenizer.ggml.merges")).toBe(false);
   });
 
+  it("warns that stories260K's space clean-up is not applied by llama.cpp; takes a chat template override", async () => {
+    const warnings: string[] = [];
+    const m = new Map<string, GgufValue>(await tokenizerMetadata(STORIES, 512, { warnings, chatTemplate: "{{ messages }}" }));
+    expect(warnings).toHaveLength(1);
+    expect(warnings[0]).toMatch(/tokenizer.json: the normalizer collapses runs of spaces.*llama.cpp does not/);
+    expect(m.get("tokenizer.chat_template")).toEqual({ type: "string", value: "{{ messages }}" });
+  });
+
+  it("add_bos_token follows what ortrl's encode adds, also without tokenizer_config.json (the post-processor's BOS)", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "tok-"));
+    for (const f of ["tokenizer.json", "config.json"]) cpSync(join(STORIES, f), join(dir, f));
+    const m = new Map<string, GgufValue>(await tokenizerMetadata(dir, 512));
+    expect(m.get("tokenizer.ggml.add_bos_token")).toEqual({ type: "bool", value: true });
+    expect(m.get("tokenizer.ggml.add_eos_token")).toEqual({ type: "bool", value: false });
+  });
+
   it("pads to the model's vocab_size with unused [PAD<i>] tokens; refuses a tokenizer larger than it", async () => {
     const m = new Map<string, GgufValue>(await tokenizerMetadata(STORIES, 520));
     const tokens = (m.get("tokenizer.ggml.tokens") as unknown as { value: string[] }).value;
@@ -42,7 +58,7 @@ describe("tokenizer.ggml.* metadata", () => {
   });
 
   it("names byte-level pre-tokenizers as llama.cpp does and refuses others", () => {
-    expect(preTokenizerName(byteLevel)).toBe("gpt2");
+    expect(preTokenizerName(byteLevel)).toBe("gpt-2");
     expect(preTokenizerName({ type: "Sequence", pretokenizers: [{ type: "Digits", individual_digits: true }, byteLevel] })).toBe("smollm");
     expect(preTokenizerName({ type: "Sequence", pretokenizers: [{ type: "Digits", individual_digits: false }, byteLevel] })).toBeNull();
     expect(preTokenizerName({ ...byteLevel, add_prefix_space: true })).toBeNull();
@@ -60,6 +76,10 @@ describe("tokenizer.ggml.* metadata", () => {
     await expect(tokenizerMetadata(dir, 512)).rejects.toThrow(/tokenizer.json: normalizer .*applies no normalizer/);
     write({ ...tok, pre_tokenizer: { type: "Whitespace" }, normalizer: null });
     await expect(tokenizerMetadata(dir, 512)).rejects.toThrow(/needs SentencePiece's Metaspace/);
+    write({ ...tok, normalizer: { type: "Sequence", normalizers: [{ type: "Lowercase" }] } });
+    await expect(tokenizerMetadata(dir, 512)).rejects.toThrow(/tokenizer.json: normalizer step \{"type":"Lowercase"\}: llama.cpp's SentencePiece tokenizer has no such step/);
+    writeFileSync(join(dir, "tokenizer.json"), "{\"model\": {");
+    await expect(tokenizerMetadata(dir, 512)).rejects.toThrow(/tokenizer.json: not valid JSON/);
     write({ ...tok, model: { type: "WordPiece", vocab: { a: 0 } } });
     await expect(tokenizerMetadata(dir, 512)).rejects.toThrow(/tokenizer.json: model.type "WordPiece": GGUF export supports BPE tokenizers/);
   });

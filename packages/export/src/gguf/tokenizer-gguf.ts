@@ -31,19 +31,46 @@ function isByteLevel(p: unknown, useRegex: boolean): boolean {
 
 /**
  * llama.cpp's `tokenizer.ggml.pre` for a byte-level BPE tokenizer.json `pre_tokenizer`:
- * - `ByteLevel` (regex on, no prefix space) alone: "gpt2";
+ * - `ByteLevel` (regex on, no prefix space) alone: "gpt-2" (llama.cpp's spelling);
  * - `Digits` (individual digits) then `ByteLevel`: "smollm" (SmolLM/SmolLM2; llama.cpp splits digits, then GPT-2's regex);
  * - Llama 3's `Split` regex then `ByteLevel` without regex: "llama-bpe".
  * @returns null when llama.cpp has no pre-tokenizer that splits text the same way.
  */
 export function preTokenizerName(pre: unknown): string | null {
-  if (isByteLevel(pre, true)) return "gpt2";
+  if (isByteLevel(pre, true)) return "gpt-2";
   if (!isObj(pre) || pre.type !== "Sequence" || !Array.isArray(pre.pretokenizers)) return null;
   const [a, b, ...rest] = pre.pretokenizers as unknown[];
   if (rest.length) return null;
   if (isObj(a) && a.type === "Digits" && a.individual_digits === true && isByteLevel(b, true)) return "smollm";
   if (isObj(a) && a.type === "Split" && isObj(a.pattern) && a.pattern.Regex === LLAMA3_REGEX && a.behavior === "Isolated" && a.invert === false && isByteLevel(b, false)) return "llama-bpe";
   return null;
+}
+
+/**
+ * What llama.cpp's SentencePiece tokenizer cannot do of a tokenizer.json normalizer. llama.cpp escapes spaces to
+ * "▁" and prepends one (add_space_prefix) itself, so Llama 2's `Prepend("▁")` / `Replace(" ", "▁")` steps are its own
+ * behaviour. SentencePiece's whitespace clean-up as HF converts it (`Replace(" {2,}", " ")` and the strip of one leading
+ * and trailing space, as stories260K has) is not applied by llama.cpp: returned as a warning (only text with repeated
+ * or edge spaces tokenizes differently). Anything else (Lowercase, NFKC, ...) changes ordinary text: an error.
+ * @returns warnings; @throws Error naming tokenizer.json and the normalizer step.
+ */
+const SPM_SPACE_CLEANUP = [" {2,}", "(?<![\\s\\S]) | (?![\\s\\S])"];
+
+function checkSpmNormalizer(tok: Json, file: string): string[] {
+  const norm = tok.normalizer;
+  if (norm == null) return [];
+  const steps = isObj(norm) && norm.type === "Sequence" && Array.isArray(norm.normalizers) ? (norm.normalizers as unknown[]) : [norm];
+  let spaces = false;
+  for (const st of steps) {
+    if (isObj(st) && st.type === "Prepend" && st.prepend === "▁") continue;
+    if (isObj(st) && st.type === "Replace" && isObj(st.pattern) && st.pattern.String === " " && st.content === "▁") continue;
+    if (isObj(st) && st.type === "Replace" && isObj(st.pattern) && SPM_SPACE_CLEANUP.includes(st.pattern.Regex as string) && (st.content === " " || st.content === "")) {
+      spaces = true;
+      continue;
+    }
+    throw new Error(`${file}: normalizer step ${JSON.stringify(st)}: llama.cpp's SentencePiece tokenizer has no such step, so the GGUF would tokenize text differently`);
+  }
+  return spaces ? [`${file}: the normalizer collapses runs of spaces and strips a leading/trailing space; llama.cpp does not, so text with repeated or edge spaces tokenizes differently there (ordinary text is the same)`] : [];
 }
 
 /** Whether the text is split on "▁" the SentencePiece way: a Metaspace pre-tokenizer, or Llama 2's normalizer. */
@@ -76,10 +103,16 @@ function mergeStrings(merges: unknown, file: string): string[] {
  *   byte-level BPE (e.g. Unigram or WordPiece), its pre-tokenizer has no llama.cpp name, it has ids beyond vocabSize,
  *   or a file is missing.
  */
-export async function tokenizerMetadata(modelDir: string, vocabSize: number): Promise<[string, GgufValue][]> {
+export async function tokenizerMetadata(modelDir: string, vocabSize: number, opts: { chatTemplate?: string; warnings?: string[] } = {}): Promise<[string, GgufValue][]> {
   const file = path.join(modelDir, "tokenizer.json");
   if (!fs.existsSync(file)) throw new Error(`${modelDir}: no tokenizer.json: GGUF files carry the tokenizer, so the model directory needs one`);
-  const tok = JSON.parse(fs.readFileSync(file, "utf8")) as Json;
+  let tok: Json;
+  try {
+    tok = JSON.parse(fs.readFileSync(file, "utf8")) as Json;
+  } catch (e) {
+    throw new Error(`${file}: not valid JSON: ${(e as Error).message}`);
+  }
+  if (!isObj(tok)) throw new Error(`${file}: not a JSON object`);
   const model = isObj(tok.model) ? tok.model : {};
   if (model.type !== "BPE") throw new Error(`${file}: model.type ${JSON.stringify(model.type)}: GGUF export supports BPE tokenizers (SentencePiece-style with byte fallback, or byte-level)`);
   const hf = await Tokenizer.fromDir(modelDir);
@@ -102,10 +135,12 @@ export async function tokenizerMetadata(modelDir: string, vocabSize: number): Pr
   let pre: string | null = null;
   if (isSpm) {
     if (spacePrefix === null) throw new Error(`${file}: pre_tokenizer ${JSON.stringify(tok.pre_tokenizer)}: a byte-fallback BPE tokenizer needs SentencePiece's Metaspace ("▁") pre-tokenizer for llama.cpp's 'llama' tokenizer`);
+    const normalizerWarnings = checkSpmNormalizer(tok, file);
+    opts.warnings?.push(...normalizerWarnings);
   } else {
     pre = preTokenizerName(tok.pre_tokenizer);
     if (pre === null) {
-      throw new Error(`${file}: pre_tokenizer ${JSON.stringify(tok.pre_tokenizer)} matches no llama.cpp pre-tokenizer (supported: ByteLevel as 'gpt2', Digits+ByteLevel as 'smollm', Llama 3's Split+ByteLevel as 'llama-bpe')`);
+      throw new Error(`${file}: pre_tokenizer ${JSON.stringify(tok.pre_tokenizer)} matches no llama.cpp pre-tokenizer (supported: ByteLevel as 'gpt-2', Digits+ByteLevel as 'smollm', Llama 3's Split+ByteLevel as 'llama-bpe')`);
     }
     if (tok.normalizer != null) throw new Error(`${file}: normalizer ${JSON.stringify(tok.normalizer)}: llama.cpp's byte-level BPE tokenizer applies no normalizer`);
   }
@@ -146,12 +181,19 @@ export async function tokenizerMetadata(modelDir: string, vocabSize: number): Pr
   const id = (k: string, v: number | null) => {
     if (v !== null && v >= 0 && v < n) entries.push([k, gv.u32(v)]);
   };
-  id("tokenizer.ggml.bos_token_id", hf.bosTokenId);
-  id("tokenizer.ggml.eos_token_id", hf.eosTokenId);
+  // What ortrl's encode adds (tokenizer_config's add_bos_token/add_eos_token, else the post-processor's template),
+  // found by encoding a probe with and without special tokens.
+  const plain = hf.encode("a", { addSpecialTokens: false });
+  const probe = hf.encode("a");
+  const addsBos = probe.length > plain.length && probe[0] !== plain[0];
+  const addsEos = probe.length > plain.length && probe[probe.length - 1] !== plain[plain.length - 1];
+  id("tokenizer.ggml.bos_token_id", hf.bosTokenId ?? (addsBos ? probe[0]! : null));
+  id("tokenizer.ggml.eos_token_id", hf.eosTokenId ?? (addsEos ? probe[probe.length - 1]! : null));
   id("tokenizer.ggml.unknown_token_id", hf.unkTokenId);
   id("tokenizer.ggml.padding_token_id", hf.padTokenId);
-  entries.push(["tokenizer.ggml.add_bos_token", gv.bool(hf.addBosToken)], ["tokenizer.ggml.add_eos_token", gv.bool(hf.addEosToken)]);
+  entries.push(["tokenizer.ggml.add_bos_token", gv.bool(addsBos)], ["tokenizer.ggml.add_eos_token", gv.bool(addsEos)]);
   if (isSpm) entries.push(["tokenizer.ggml.add_space_prefix", gv.bool(spacePrefix!)]);
-  if (hf.chatTemplate) entries.push(["tokenizer.chat_template", gv.str(hf.chatTemplate)]);
+  const chatTemplate = opts.chatTemplate ?? hf.chatTemplate;
+  if (chatTemplate) entries.push(["tokenizer.chat_template", gv.str(chatTemplate)]);
   return entries;
 }
