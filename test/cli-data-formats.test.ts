@@ -75,11 +75,16 @@ describe("empty records: one rule for every command", () => {
 });
 
 describe("eval of a record longer than --max-length", () => {
-  it("stops tokenizing at the limit and says it truncated", () => {
-    const long = file("long.jsonl", JSON.stringify({ text: `${STORIES.join(" ")} `.repeat(30_000) }) + "\n"); // ~4.5 MB, one line
+  it("scores all of it in --max-length windows (strided perplexity), with no truncation", () => {
+    const long = file("long.jsonl", JSON.stringify({ text: `${STORIES.join(" ")} `.repeat(20) }) + "\n"); // one line, hundreds of tokens
     const r = evalOf(long, "--max-length", "16");
     expectOk(r);
-    expect(JSON.parse(r.stdout).tokens).toBe(15);
-    expect(warnings(r)).toEqual([`ortrl: warning: ${long}: truncated 1 of 1 records to 16 tokens (line 1); the rest of their text is not scored`]);
+    expect(warnings(r)).toEqual([]);
+    const out = JSON.parse(r.stdout);
+    const all = out.tokens + out.unscored; // every token of the record, BOS included
+    expect(all).toBeGreaterThan(200);
+    expect(out.windows).toBe(Math.ceil(all / 16));
+    const strided = JSON.parse(evalOf(long, "--max-length", "16", "--stride", "8").stdout);
+    expect(strided.tokens).toBe(all - 1);
   });
 });

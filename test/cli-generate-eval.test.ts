@@ -49,18 +49,22 @@ describe("ortrl eval", () => {
     const r = ortrl(["eval", "--model", MODEL, "--data", data]);
     expect(r.status).toBe(0);
     const out = JSON.parse(r.stdout);
-    expect(Object.keys(out)).toEqual(["loss", "perplexity", "tokens"]);
+    expect(Object.keys(out).slice(0, 3)).toEqual(["loss", "perplexity", "tokens"]);
+    expect(out).toMatchObject({ format: "text", documents: 1, windows: 1 });
     expect(out.tokens).toBe(expected.input_ids.length - 1);
     expect(Math.abs(out.loss - expected.loss)).toBeLessThan(1e-4 * expected.loss);
     expect(Math.abs(out.perplexity - Math.exp(expected.loss))).toBeLessThan(1e-3);
   });
-  it("weights records by tokens and truncates to --max-length", () => {
+  it("weights records by tokens and scores long records in --max-length windows, never truncating", () => {
     const data = join(tmp, "two.jsonl");
     writeFileSync(data, [expected.text, "Lily and Max went to the park to play."].map((t) => JSON.stringify({ text: t })).join("\n") + "\n");
     const full = JSON.parse(ortrl(["eval", "--model", MODEL, "--data", data]).stdout);
     const cut = JSON.parse(ortrl(["eval", "--model", MODEL, "--data", data, "--max-length", "8"]).stdout);
-    expect(cut.tokens).toBe(14);
-    expect(full.tokens).toBeGreaterThan(cut.tokens);
+    // Disjoint 8-token windows: every token is in a window; each window's first token has no context.
+    expect(cut.tokens + cut.unscored).toBe(full.tokens + full.unscored);
+    expect(cut.unscored).toBe(cut.windows);
+    expect(full.windows).toBe(2);
+    expect(cut.windows).toBeGreaterThan(2);
   });
   it("names the file and line of malformed JSONL and of a record without text", () => {
     const bad = join(tmp, "bad.jsonl");

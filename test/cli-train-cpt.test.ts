@@ -40,6 +40,20 @@ const ok = expectOk;
 const failsWith = expectFailure;
 
 describe("ortrl train cpt: a short run", () => {
+  it("--generate-every 2 --generate-prompts: samples.jsonl at steps 0 (before training), 2 and 4, a line per prompt on stderr; TRL keys in the result line", () => {
+    const out = join(tmp, "samples");
+    const prompts = join(tmp, "prompts.txt");
+    writeFileSync(prompts, "First Citizen:\nAll:\n");
+    const r = train([...small(), "--output-dir", out, "--max-steps", "4", "--save-steps", "0", "--logging-steps", "1", "--generate-every", "2", "--generate-prompts", prompts, "--generate-max-new-tokens", "12"]);
+    ok(r);
+    const samples = readFileSync(join(out, "samples.jsonl"), "utf8").trim().split("\n").map((l) => JSON.parse(l) as { step: number; prompt: string; completion: string });
+    expect(samples.map((x) => [x.step, x.prompt])).toEqual([[0, "First Citizen:"], [0, "All:"], [2, "First Citizen:"], [2, "All:"], [4, "First Citizen:"], [4, "All:"]]);
+    for (const x of samples) expect(x.completion.length).toBeGreaterThan(0);
+    expect(r.stderr.match(/^step [024] sample: "(First Citizen|All):" -> ".+"$/gm)).toHaveLength(6);
+    const result = lastJson(r.stdout);
+    expect(Object.keys(result)).toEqual(["global_step", "train_loss", "train_runtime", "train_samples_per_second", "train_steps_per_second", "num_tokens", "epoch", "output_dir"]);
+    expect(result.num_tokens).toBe(lines(join(out, "metrics.jsonl")).at(-1)!.num_tokens);
+  });
   it("writes metrics.jsonl, checkpoint-4 and the final model; stdout ends with the result JSON", () => {
     const out = join(tmp, "run");
     const r = train([...small(), "--eval-data", evalJsonl, "--output-dir", out, "--max-steps", "8", "--save-steps", "4", "--logging-steps", "2"]);

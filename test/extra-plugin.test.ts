@@ -286,7 +286,7 @@ describe("a z-loss plugin built on the public API", () => {
 
     const result = await r.container.get<F.DefaultTrainer>(F.Trainer).run();
     expect(result.globalStep).toBe(8);
-    const losses = r.events.flatMap((e) => (e.type === "step_end" ? [e.loss] : []));
+    const losses = r.events.flatMap((e) => (e.type === "step_end" ? [e.metrics.loss!] : []));
     expect(losses).toHaveLength(8);
     const zMean = (1e-4 * z) / ce.count;
     expect(Math.abs(losses[0]! - (ce.lossSum / ce.count + zMean))).toBeLessThan(zMean / 20);

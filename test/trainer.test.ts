@@ -8,7 +8,7 @@ import { describe, expect, it } from "vitest";
 import * as F from "@ortrl/core";
 import { cptRun } from "./helpers/train.js";
 
-const stepLosses = (events: F.TrainerEvent[]) => events.flatMap((e) => (e.type === "step_end" ? [e.loss] : []));
+const stepLosses = (events: F.TrainerEvent[]) => events.flatMap((e) => (e.type === "step_end" ? [e.metrics.loss!] : []));
 
 describe("events", () => {
   it("arrive in order with TRL/HF metric keys", async () => {

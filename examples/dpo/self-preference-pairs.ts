@@ -8,7 +8,7 @@
  *
  * Writes JSONL `{prompt, chosen, rejected}` records (the standard format of `ortrl train dpo`).
  */
-import { writeFileSync } from "node:fs";
+import { realpathSync, writeFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import * as F from "@ortrl/core";
 
@@ -33,7 +33,7 @@ export async function selfPreferencePairs(modelDir: string, n: number, seed: num
   return prompts.map((p, i) => ({ prompt: text(p), chosen: text(greedy.completions[i]!), rejected: text(hot.completions[i]!) }));
 }
 
-if (process.argv[1] === fileURLToPath(import.meta.url)) {
+if (process.argv[1] !== undefined && realpathSync(process.argv[1]) === realpathSync(fileURLToPath(import.meta.url))) {
   const arg = (name: string, def?: string) => {
     const i = process.argv.indexOf(`--${name}`);
     const v = i > 0 ? process.argv[i + 1] : def;

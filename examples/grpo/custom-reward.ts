@@ -58,7 +58,7 @@ await container.load(grpoPlugin.module(config));
 container
   .get<F.TrainerEvents>(F.TrainerEvents)
   .events$.pipe(F.ofType("step_end"))
-  .subscribe((e) => console.log(`step ${e.step}: reward ${e.metrics.reward!.toFixed(3)}  kl ${e.metrics.kl!.toFixed(4)}  loss ${e.loss.toExponential(2)}`));
+  .subscribe((e) => console.log(`step ${e.step}: reward ${e.metrics.reward!.toFixed(3)}  kl ${e.metrics.kl!.toFixed(4)}  loss ${e.metrics.loss!.toExponential(2)}`));
 
 const result = await container.get<F.Trainer>(F.Trainer).run();
 console.log(`done: ${result.globalStep} steps; adapter and completions.jsonl in ${config.outputDir}`);

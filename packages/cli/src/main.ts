@@ -11,11 +11,12 @@ import { trainSftCommand } from "./commands/train-sft.js";
 import { trainDpoCommand } from "./commands/train-dpo.js";
 import { trainGrpoCommand } from "./commands/train-grpo.js";
 import { UsageError, reportAndExit } from "./errors.js";
+import { ortrlVersion } from "./training-record-of.js";
 
 export function buildProgram(): Command {
   const program = new Command("ortrl")
     .description("post-training for language models on onnxruntime-node")
-    .version(cliVersion())
+    .version(ortrlVersion())
     .exitOverride()
     .configureOutput({ outputError: () => {} });
   program.addCommand(generateCommand());
@@ -37,13 +38,6 @@ export function buildProgram(): Command {
   return program;
 }
 
-function cliVersion(): string {
-  try {
-    return JSON.parse(readFileSync(new URL("../package.json", import.meta.url), "utf8")).version as string;
-  } catch {
-    return "unknown";
-  }
-}
 
 export async function main(argv: string[]): Promise<void> {
   // Library warnings (e.g. skipped dataset records) as one plain line each, written at once: Node

@@ -1,74 +1,43 @@
 /**
- * What the CLI shows and writes while training: a cli-progress bar on stderr (loss, learning rate,
- * tokens/s; silent when stderr is not a terminal) and `outputDir/metrics.jsonl`, one JSON object per
- * logged step and per evaluation (appended, so a resumed run continues the file, after dropping the
- * lines of steps past its checkpoint — also from GRPO's completions.jsonl). A metrics line that
- * cannot be written (no space, read-only, ...) is reported once to `onWriteFailure` as a
- * FileSystemError naming the file, and no further lines are attempted.
+ * What the CLI shows while training: a cli-progress bar on stderr (loss, learning rate, tokens/s; silent when
+ * stderr is not a terminal), a line per evaluation when stderr is not a terminal, and one short line per sample
+ * generation (`--generate-prompts`). The run's files (metrics.jsonl, samples.jsonl) are the trainer's.
  */
-import { appendFileSync, mkdirSync } from "node:fs";
-import { join } from "node:path";
 import cliProgress from "cli-progress";
 import type { Subscription } from "rxjs";
-import { type TrainerEvents, reconcileStepLog, withFsContext } from "@ortrl/core";
+import type { TrainerEvents } from "@ortrl/core";
 
-export function attachTrainingUi(events: TrainerEvents, outputDir: string, onWriteFailure: (e: Error) => void): Subscription {
-  const metricsFile = join(outputDir, "metrics.jsonl");
-  let failed = false;
-  const appendMetrics = (line: object) => {
-    if (failed) return;
-    try {
-      withFsContext("write", metricsFile, () => {
-        mkdirSync(outputDir, { recursive: true });
-        appendFileSync(metricsFile, JSON.stringify(line) + "\n");
-      });
-    } catch (e) {
-      failed = true;
-      onWriteFailure(e as Error);
-    }
-  };
+/** Longest prompt / completion shown on a sample line (characters; the whole text is in samples.jsonl). */
+const SAMPLE_CHARS = 60;
+
+export function attachTrainingUi(events: TrainerEvents): Subscription {
   const bar = new cliProgress.SingleBar(
     { format: "{bar} {value}/{total} steps | loss {loss}{extra} | lr {lr} | {tps} tok/s | eta {eta_formatted}", hideCursor: true, stream: process.stderr },
     cliProgress.Presets.shades_classic,
   );
   let started = false;
-  let tokens = 0;
-  let t = performance.now();
   return events.events$.subscribe((e) => {
     switch (e.type) {
       case "train_begin":
-        // A resumed run rewrites the steps after its checkpoint: drop them (and a torn last line) first.
-        if (e.startStep > 0) {
-          try {
-            for (const f of [metricsFile, join(outputDir, "completions.jsonl")]) reconcileStepLog(f, e.startStep);
-          } catch (err) {
-            failed = true;
-            onWriteFailure(err as Error);
-          }
-        }
         bar.start(e.maxSteps, e.startStep, { loss: "-", lr: "-", tps: "-", extra: "" });
         started = true;
         break;
       case "step_end": {
-        tokens += e.numTokens;
-        const now = performance.now();
-        const tps = tokens / ((now - t) / 1000);
+        const m = e.metrics;
         // GRPO: the mean reward of the step's rollout; DPO: its reward accuracy.
-        const extra = e.metrics.reward !== undefined ? ` | reward ${e.metrics.reward.toFixed(3)}` : e.metrics["rewards/accuracies"] !== undefined ? ` | acc ${e.metrics["rewards/accuracies"].toFixed(2)}` : "";
-        bar.update(e.step, { loss: e.loss.toFixed(4), lr: e.learningRate.toExponential(2), tps: tps.toFixed(0), extra });
-        if (now - t > 10_000) {
-          tokens = 0;
-          t = now;
-        }
+        const extra = m.reward !== undefined ? ` | reward ${m.reward.toFixed(3)}` : m["rewards/accuracies"] !== undefined ? ` | acc ${m["rewards/accuracies"].toFixed(2)}` : "";
+        bar.update(e.step, { loss: m.loss?.toFixed(4), lr: m.learning_rate?.toExponential(2), tps: m.train_tokens_per_second?.toFixed(0), extra });
         break;
       }
-      case "log":
-        appendMetrics({ step: e.step, ...e.metrics });
-        break;
       case "evaluate":
-        appendMetrics({ step: e.step, ...e.metrics });
         if (!process.stderr.isTTY) process.stderr.write(`step ${e.step}: ${evalSummary(e.metrics)}\n`);
         break;
+      case "samples": {
+        const lines = e.samples.map((s) => `step ${e.step} sample: ${short(s.prompt)} -> ${short(s.completion)}\n`).join("");
+        // On a terminal, clear the bar's line first; it is drawn again at the next step.
+        process.stderr.write((started && process.stderr.isTTY ? "\r\x1b[K" : "") + lines);
+        break;
+      }
       case "train_end":
       case "error":
         if (started) bar.stop();
@@ -76,6 +45,11 @@ export function attachTrainingUi(events: TrainerEvents, outputDir: string, onWri
         break;
     }
   });
+}
+
+/** A text on one line, JSON-quoted, cut to SAMPLE_CHARS characters. */
+function short(text: string): string {
+  return JSON.stringify(text.length > SAMPLE_CHARS ? `${text.slice(0, SAMPLE_CHARS)}...` : text);
 }
 
 /** eval_loss and the headline metric of the method (perplexity, reward accuracy), for one stderr line. */

@@ -6,3 +6,4 @@ export * from "./packing.js";
 export * from "./sft-data.js";
 export * from "./sft-module.js";
 export * from "./sft-plugin.js";
+export * from "./prompt-format.js";

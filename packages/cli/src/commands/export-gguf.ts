@@ -15,6 +15,7 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import { Command, Option } from "commander";
 import { isAlive, loadChatTemplate, writeFileAtomic } from "@ortrl/core";
+import { savedChatTemplate } from "@ortrl/sft";
 import { GGUF_OUTTYPES, type GgufOutType, type ExportGgufResult, exportGguf, exportGgufLora, loadModelfile } from "@ortrl/export";
 import { UsageError } from "../errors.js";
 import { resolveAdapterAsModel } from "./model-options.js";
@@ -59,6 +60,9 @@ export function exportCommand(): Command {
     .option("--name <name>", "general.name in the GGUF (default: the model or adapter directory's name)")
     .option("--overwrite", "replace existing output files (each only after its replacement is complete)")
     .action(async (given: ExportFlags) => {
+      for (const [flag, v] of [["--model", given.model], ["--adapter", given.adapter], ["--output", given.output], ["--chat-template", given.chatTemplate]] as const) {
+        if (v !== undefined && v.trim() === "") throw new UsageError(`${flag} is empty`);
+      }
       // --model ADAPTER_DIR without --adapter: its base model with that adapter.
       const flags: ExportFlags = { ...given, ...resolveAdapterAsModel(given) };
       const lora = flags.format === "gguf-lora";
@@ -68,7 +72,10 @@ export function exportCommand(): Command {
         if (dir !== undefined && !(fs.existsSync(dir) && fs.statSync(dir).isDirectory())) throw new UsageError(`${flag} ${dir} is not a directory`);
       }
       if (flags.chatTemplate !== undefined && /\.jinja$/.test(flags.chatTemplate) && !fs.existsSync(flags.chatTemplate)) throw new UsageError(`--chat-template ${flags.chatTemplate} does not exist`);
-      const chatTemplate = flags.chatTemplate !== undefined ? (loadChatTemplate(flags.chatTemplate) ?? undefined) : undefined;
+      // --chat-template, else a template saved with the adapter by training (chat_template.jinja), else the tokenizer's.
+      const savedWithAdapter = flags.adapter ? savedChatTemplate(flags.adapter) : null;
+      const chatTemplateSource = flags.chatTemplate ?? (savedWithAdapter !== null ? path.join(flags.adapter!, "chat_template.jinja") : undefined);
+      const chatTemplate = chatTemplateSource !== undefined ? (loadChatTemplate(chatTemplateSource) ?? undefined) : undefined;
       const outDir = path.dirname(path.resolve(flags.output));
       const modelfilePath = path.join(outDir, "Modelfile");
       const basePath = path.join(outDir, "base.gguf");
@@ -91,7 +98,7 @@ export function exportCommand(): Command {
             modelDir: flags.model,
             ggufPath: rel(lora ? basePath : path.resolve(flags.output)),
             adapterPath: lora ? rel(path.resolve(flags.output)) : undefined,
-            chatTemplate: flags.chatTemplate, // the path, so that errors name the file
+            chatTemplate: chatTemplateSource, // the path, so that errors name the file
           })
         : null;
       const createdDir = !fs.existsSync(outDir);

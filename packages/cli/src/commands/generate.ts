@@ -1,11 +1,16 @@
 /**
  * `ortrl generate --model DIR --prompt TEXT [--max-new-tokens N] [--temperature T] [--top-p P]
- *  [--top-k K] [--seed S] [--chat] [--adapter DIR]`: prints only the generated text.
+ *  [--top-k K] [--seed S] [--format alpaca|chat|raw] [--chat] [--adapter DIR]`: prints only the generated text.
  * Without --temperature the model's generation_config decides (greedy unless do_sample is set),
  * as transformers' generate() does.
+ * The prompt is formatted as `--format` says (`--chat` = `--format chat`); without either, as the training record
+ * (`ortrl_training.json`) of the adapter (with --adapter) or else the model directory says, with one stderr note,
+ * else raw. In chat format the template is --chat-template, else the one the run saved beside the adapter
+ * (chat_template.jinja), else the tokenizer's.
  */
 import { Command } from "commander";
-import { generate, readTextFile } from "@ortrl/core";
+import { PROMPT_FORMATS, type PromptFormat, generate, readTextFile } from "@ortrl/core";
+import { encodePrompt, recordedPromptFormat, savedChatTemplate } from "@ortrl/sft";
 import { UsageError, num } from "../errors.js";
 import { type ModelFlags, addModelOptions, loadModel } from "./model-options.js";
 
@@ -16,6 +21,7 @@ interface GenerateFlags extends ModelFlags {
   topP?: number;
   topK?: number;
   seed: number;
+  format?: PromptFormat;
   chat?: boolean;
   chatTemplate?: string;
 }
@@ -33,22 +39,24 @@ export function generateCommand(): Command {
     })
     .option("--top-k <k>", "keep the k most likely tokens (0 = off)", num("--top-k", true, 0))
     .option("--seed <s>", "sampler seed", num("--seed", true, 0), 0)
-    .option("--chat", "wrap the prompt in the model's chat template as a user turn")
-    .option("--chat-template <file>", "Jinja chat template to use with --chat instead of the tokenizer's")
+    .option("--format <format>", "prompt format: alpaca (the SFT Alpaca template), chat (a user turn of the chat template) or raw; default: as the adapter's or model's ortrl_training.json records, else raw", (raw: string) => {
+      if (!PROMPT_FORMATS.includes(raw as PromptFormat)) throw new UsageError(`--format expects one of ${PROMPT_FORMATS.join(", ")}, got '${raw}'`);
+      return raw as PromptFormat;
+    })
+    .option("--chat", "wrap the prompt in the model's chat template as a user turn (= --format chat)")
+    .option("--chat-template <file>", "Jinja chat template to use with --format chat instead of the saved or tokenizer's")
     .action(async (flags: GenerateFlags) => {
       const m = await loadModel(flags);
       const tok = m.tokenizer;
       if (!tok) throw new Error(`${flags.model}: no tokenizer.json`);
-      let ids: number[];
-      if (flags.chat) {
-        const chatTemplate = flags.chatTemplate ? readTextFile(flags.chatTemplate) : undefined;
+      if (flags.chat && flags.format && flags.format !== "chat") throw new UsageError(`--chat means --format chat; it contradicts --format ${flags.format}`);
+      const format = flags.chat ? "chat" : (flags.format ?? detectedFormat(flags.adapter ?? flags.model));
+      let chatTemplate: string | null = null;
+      if (format === "chat") {
+        chatTemplate = flags.chatTemplate ? readTextFile(flags.chatTemplate) : flags.adapter ? savedChatTemplate(flags.adapter) : null;
         if (!chatTemplate && !tok.chatTemplate) throw new UsageError(`${flags.model} has no chat_template: pass --chat-template FILE (a .jinja template)`);
-        const text = tok.applyChatTemplate([{ role: "user", content: flags.prompt }], { addGenerationPrompt: true, chatTemplate });
-        ids = tok.encode(text, { addSpecialTokens: false });
-      } else {
-        ids = tok.encode(flags.prompt);
-        if (tok.addEosToken && ids.length && ids[ids.length - 1] === tok.eosTokenId) ids.pop();
       }
+      const ids = encodePrompt(tok, flags.prompt, format, { chatTemplate });
       if (ids.length === 0) throw new UsageError("the prompt is empty and the tokenizer adds no BOS token");
       const gc = m.generationConfig;
       const sample = flags.temperature !== undefined ? flags.temperature > 0 : !!gc.doSample;
@@ -64,4 +72,12 @@ export function generateCommand(): Command {
       process.stdout.write(tok.decode(out.completions[0]!, { skipSpecialTokens: true }) + "\n");
     });
   return cmd;
+}
+
+/** The prompt format `dir`'s ortrl_training.json records (saying so on stderr), else raw. */
+function detectedFormat(dir: string): PromptFormat {
+  const found = recordedPromptFormat(dir);
+  if (!found || found.format === "raw") return "raw";
+  process.stderr.write(`ortrl: formatting the prompt as ${found.format}, as ${found.file} records; --format raw to turn off\n`);
+  return found.format;
 }

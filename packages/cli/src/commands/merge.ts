@@ -3,7 +3,8 @@
  *  [--max-shard-size SIZE] [--overwrite-output-dir]`: PEFT's merge_and_unload written as a Hugging Face
  * model directory (transformers' save_pretrained layout: config.json with torch_dtype, model.safetensors
  * or shards with model.safetensors.index.json, the base model's tokenizer files and
- * generation_config.json). Tied embeddings stay tied. The output directory is checked before anything
+ * generation_config.json; the adapter's chat_template.jinja, which a run trained with --chat-template saves, replaces
+ * the base's). Tied embeddings stay tied. The output directory is checked before anything
  * is read (never the model or the adapter, nor a directory holding a model unless
  * --overwrite-output-dir), and the new model is written completely before it replaces anything (see
  * saveMergedModel). Prints one JSON line: output_dir, dtype, files, total_size (bytes of tensor data).
@@ -12,6 +13,7 @@
  */
 import { Command, Option } from "commander";
 import { DEFAULT_MAX_SHARD_SIZE, MODEL_DTYPES, type ModelDType, Runtime, attachAdapterFromDir, checkModelOutputDir, loadPretrained, parseByteSize, saveMergedModel } from "@ortrl/core";
+import { savedChatTemplate } from "@ortrl/sft";
 import { UsageError } from "../errors.js";
 import { resolveAdapterAsModel } from "./model-options.js";
 
@@ -64,7 +66,7 @@ export function mergeCommand(): Command {
       checkModelOutputDir(flags.outputDir, { inputs, overwrite });
       const m = await loadPretrained(flags.model, new Runtime());
       const { lm } = await attachAdapterFromDir(m.lm, flags.adapter);
-      const saved = await saveMergedModel(flags.outputDir, { lm, config: m.config, tokenizerFrom: flags.model, dtype: flags.dtype, maxShardSize: flags.maxShardSize, overwrite, inputs });
+      const saved = await saveMergedModel(flags.outputDir, { lm, config: m.config, tokenizerFrom: flags.model, chatTemplate: savedChatTemplate(flags.adapter), dtype: flags.dtype, maxShardSize: flags.maxShardSize, overwrite, inputs });
       process.stdout.write(JSON.stringify({ output_dir: saved.dir, dtype: saved.dtype, files: saved.files, total_size: saved.totalSize }) + "\n");
     });
 }

@@ -2,7 +2,8 @@
  * `ortrl train <method>`: one command per method plugin, its flags generated from the method's config
  * schema plus the run options (model, device, ...) and, for methods that can train adapters, the
  * LoRA options. `--config FILE` supplies any of them (snake_case keys); flags override the file.
- * Runs the plugin with progress output and metrics.jsonl; prints the final metrics as one JSON line.
+ * Runs the plugin with progress output (the trainer writes metrics.jsonl and samples.jsonl); prints the
+ * final metrics (the TrainResult's `metrics`, the final evaluation's, `output_dir`) as one JSON line.
  */
 import { existsSync } from "node:fs";
 import { join } from "node:path";
@@ -19,7 +20,9 @@ import {
   type Trainer,
   Trainer as TrainerToken,
   TrainerEvents,
+  TrainDataset,
   type TrainingArguments,
+  TrainingRecord,
   boolField,
   completeOutputDir,
   createTrainingContainer,
@@ -40,6 +43,7 @@ import { readConfigFile } from "../config-file.js";
 import { addSchemaFlags, flagValues } from "../schema-options.js";
 import { attachTrainingUi } from "../training-ui.js";
 import { resolveAdapterAsModel } from "./model-options.js";
+import { ortrlVersion, trainingRecordOf } from "../training-record-of.js";
 
 /** Options of a run that are not the method's config. */
 const RUN_FIELDS = {
@@ -119,6 +123,24 @@ async function train<C extends TrainingArguments>(plugin: MethodPlugin<C>, optio
   }
   const container = createTrainingContainer({ policy, args: config });
   await container.load(plugin.module(config)); // reads (and validates) the data files
+  // ortrl_training.json, written by the final save: how this run was trained (its data format decides the prompt format).
+  container
+    .bind<TrainingRecord>(TrainingRecord)
+    .toResolvedValue(
+      (ds: TrainDataset) =>
+        trainingRecordOf({
+          method: plugin.name,
+          formats: (ds as { stats?: { formats?: Record<string, number> } }).stats?.formats ?? {},
+          config: config as unknown as Record<string, unknown>,
+          runOptions: Object.fromEntries(Object.entries(options).filter(([k]) => RUN_KEYS.includes(k) || LORA_KEYS.includes(k))),
+          baseModel: o.model,
+          adapter: o.adapter ?? null,
+          tokenizerChatTemplate: model.tokenizer?.chatTemplate ?? null,
+          ortrlVersion: ortrlVersion(),
+        }),
+      [TrainDataset],
+    )
+    .inSingletonScope();
   if (config.evalOnStart && !container.isBound(EvalDataset)) {
     const naming = source === "command line" ? "flag" : "snake";
     throw new UsageError(`${source}: ${plugin.schema.nameOf("evalOnStart", naming)} needs evaluation data (${plugin.schema.nameOf("evalDataFiles", naming)} or ${plugin.schema.nameOf("evalHoldout", naming)})`);
@@ -144,21 +166,13 @@ async function train<C extends TrainingArguments>(plugin: MethodPlugin<C>, optio
   const overwrite = o.overwriteOutputDir === true;
   lockOutputDir(config.outputDir); // before anything is moved: a directory in use is refused untouched
   prepareOutputDir(config.outputDir, { resumeFrom: config.resumeFromCheckpoint, overwrite, inputs, inputFiles });
-  // A metrics.jsonl that cannot be written stops the run like Ctrl-C (checkpoint), then fails.
-  let writeFailure: Error | null = null;
-  const sub = attachTrainingUi(container.get<TrainerEvents>(TrainerEvents), config.outputDir, (e) => {
-    writeFailure ??= e;
-    stop.abort();
-  });
+  // (A metrics.jsonl line that cannot be written stops the run after its step with a checkpoint: the trainer throws.)
+  const sub = attachTrainingUi(container.get<TrainerEvents>(TrainerEvents));
   // PEFT's print_trainable_parameters line (the counts `ortrl inspect` prints), once nothing can refuse the run.
   process.stderr.write(trainableParametersLine(policyParameterCounts(model.lm.params, policy.adapter)) + "\n");
   try {
     const result = await trainer.run({ signal: stop.signal });
-    if (writeFailure) {
-      const last = join(config.outputDir, `checkpoint-${result.globalStep}`);
-      throw new Error(`${(writeFailure as Error).message}; training stopped after step ${result.globalStep}${existsSync(last) ? ` (checkpoint ${last})` : ""}`);
-    }
-    const summary = { global_step: result.globalStep, train_loss: result.trainLoss, ...(result.evalMetrics ?? {}), output_dir: config.outputDir };
+    const summary = { ...result.metrics, ...(result.evalMetrics ?? {}), output_dir: config.outputDir };
     if (result.stopped) {
       const last = join(config.outputDir, `checkpoint-${result.globalStep}`);
       process.stderr.write(

@@ -38,6 +38,9 @@ describe("defaults", () => {
       resumeFromCheckpoint: null,
       shuffle: true,
       saveMerged: false,
+      generateEvery: null,
+      generatePrompts: null,
+      generateMaxNewTokens: 64,
       acceptChangedArgs: false,
     });
   });
@@ -69,6 +72,8 @@ describe("validation", () => {
     [{ embeddingLearningRate: -1 }, /embeddingLearningRate must be >= 0/],
     [{ numTrainEpochs: 0 }, /numTrainEpochs must be > 0, got 0/],
     [{ maxSteps: 0 }, /maxSteps must be a positive integer or -1, or 0 together with evalOnStart \(evaluate only\), got 0/],
+    [{ generateEvery: 2 }, /generateEvery needs generatePrompts/],
+    [{ generateEvery: 0, generatePrompts: "p.txt" }, /generateEvery must be/],
     [{ maxSteps: -2 }, /maxSteps must be a non-negative integer up to 1000000000 or -1/],
     [{ maxSteps: 2.5 }, /maxSteps must be a non-negative integer up to 1000000000 or -1/],
     [{ lrSchedulerType: "bogus" as never }, /lrSchedulerType must be one of linear, cosine, constant, constant_with_warmup, got bogus/],

@@ -37,15 +37,20 @@ export const TRAINING_FIELDS = {
   resumeFromCheckpoint: nullable(textField("", "checkpoint directory (outputDir/checkpoint-N) to continue from", { nonEmpty: "must be a checkpoint directory" }, { placeholder: "dir" })),
   shuffle: boolField(true, "shuffle the training examples every epoch"),
   saveMerged: boolField(false, "LoRA runs: after the final adapter, also write the model with the adapter merged (float32 Hugging Face model directory) into outputDir/merged"),
+  generateEvery: nullable(intField(1, "every N optimizer steps (and at the end), greedily complete each prompt of generatePrompts with the current weights into outputDir/samples.jsonl", { min: 1 })),
+  generatePrompts: nullable(textField("", "prompts for generateEvery: JSONL records with a \"prompt\" field, or a .txt file with one prompt per line; without generateEvery, sampled at the end only", { nonEmpty: "must be a file" }, { placeholder: "file" })),
+  generateMaxNewTokens: intField(64, "new tokens per sample of generatePrompts at most", { min: 1 }),
   acceptChangedArgs: boolField(false, "when resuming, accept a checkpoint whose run had other logging, evaluation or save cadence or run length (max_steps); other differences are always refused"),
 };
 
 /**
  * Rules across the training fields, for every method's schema (`new ConfigSchema(fields, [...TRAINING_CHECKS, ...])`):
- * maxSteps 0 trains nothing, so it is allowed only with evalOnStart (evaluate the starting model, write no model).
+ * maxSteps 0 trains nothing, so it is allowed only with evalOnStart (evaluate the starting model, write no model);
+ * generateEvery needs generatePrompts.
  */
-export const TRAINING_CHECKS: readonly CrossCheck<Pick<TrainingArguments, "maxSteps" | "evalOnStart">>[] = [
+export const TRAINING_CHECKS: readonly CrossCheck<Pick<TrainingArguments, "maxSteps" | "evalOnStart" | "generateEvery" | "generatePrompts">>[] = [
   (c, name) => (c.maxSteps === 0 && !c.evalOnStart ? ["maxSteps", `must be a positive integer or -1, or 0 together with ${name("evalOnStart")} (evaluate only), got 0`] : null),
+  (c, name) => (c.generateEvery != null && c.generatePrompts == null ? ["generateEvery", `needs ${name("generatePrompts")} (the prompts to complete)`] : null),
 ];
 
 export const TRAINING_SCHEMA = new ConfigSchema(TRAINING_FIELDS, TRAINING_CHECKS);

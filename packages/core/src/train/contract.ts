@@ -141,6 +141,11 @@ export function planSteps(
   return { examplesPerStep, stepsPerPreparation, stepsPerEpoch, maxSteps, numEpochs: Math.ceil(maxSteps / stepsPerEpoch), warmupSteps };
 }
 
+/**
+ * What `Trainer.run` returns. The camelCase fields are for code; `metrics` is the result as serialized (the
+ * train_end event's metrics and the CLI's result line): `global_step`, `train_loss`, `train_runtime`,
+ * `train_samples_per_second`, `train_steps_per_second`, `num_tokens`, `epoch` (TRL's TrainOutput.metrics).
+ */
 export interface TrainResult {
   globalStep: number;
   /** Mean of the step losses of this run. */
@@ -150,6 +155,8 @@ export interface TrainResult {
   evalMetrics: Record<string, number> | null;
   /** True when the run was aborted before maxSteps (a checkpoint of the last step was saved). */
   stopped: boolean;
+  /** The same numbers under TRL's keys (see above): serialize this, not the camelCase fields. */
+  metrics: Readonly<Record<string, number>>;
 }
 
 /** Runs an Objective over a dataset: resume, accumulate, clip, step, log, evaluate, save. */

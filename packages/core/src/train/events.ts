@@ -15,26 +15,35 @@ export interface TrainBeginEvent {
   /** Step the run starts from (> 0 when resumed). */
   startStep: number;
 }
+/**
+ * One optimizer step: its metrics, under the keys and with the values a `log` event of that step has when
+ * loggingSteps is 1 (TRL's keys): `loss` (the step's mean item loss), `grad_norm` (global norm before
+ * clipping), `learning_rate` (as transformers logs it: the rate after this step's scheduler step, i.e. the
+ * rate of step + 1), the method's metrics (e.g. `rewards/chosen`: means over the step's micro-batches),
+ * `epoch`, `num_tokens` (input tokens seen by the run so far, TRL's `num_input_tokens_seen`) and
+ * `train_tokens_per_second` (this step's tokens over its time).
+ */
 export interface StepEndEvent {
   type: "step_end";
   step: number;
-  epoch: number;
-  /** Mean loss over this step's label tokens. */
-  loss: number;
-  /** Global gradient norm before clipping. */
-  gradNorm: number;
-  /** Learning rate applied in this step (the main group's). */
-  learningRate: number;
-  /** Non-padding input tokens of this step. */
-  numTokens: number;
-  /** This step's method metrics (TRL keys, e.g. `rewards/chosen`): means over its micro-batches. */
   metrics: Readonly<Record<string, number>>;
 }
-/** Logged metrics: loss, grad_norm, learning_rate, the method's metrics (TRL keys), epoch, num_tokens, train_tokens_per_second. */
+/**
+ * Logged metrics, every loggingSteps steps and at the last (the line metrics.jsonl gets): `loss` (mean of the
+ * step losses since the last log), `grad_norm` (the last step's), `learning_rate` (the same value as that
+ * step's step_end: the rate after its scheduler step), the method's metrics (TRL keys, means since the last
+ * log), `epoch`, `num_tokens`, `train_tokens_per_second` (tokens over the training time of those steps).
+ */
 export interface LogEvent {
   type: "log";
   step: number;
   metrics: Readonly<Record<string, number>>;
+}
+/** Greedy completions of the `generatePrompts` prompts by the current weights (every generateEvery steps and at the end; samples.jsonl). */
+export interface SamplesEvent {
+  type: "samples";
+  step: number;
+  samples: readonly Readonly<{ prompt: string; completion: string }>[];
 }
 /** Evaluation metrics: eval_loss, eval_<metric> (TRL keys), perplexity and eval_tokens for token-NLL objectives, eval_runtime. */
 export interface EvaluateEvent {
@@ -49,6 +58,12 @@ export interface SaveEvent {
   path: string;
   final: boolean;
 }
+/**
+ * The run's summary, TRL's `TrainOutput.metrics` keys: `global_step`, `train_loss` (mean step loss of every step,
+ * resumed runs included), `train_runtime` (seconds of this process), `train_samples_per_second` and
+ * `train_steps_per_second` (steps trained by this process), `num_tokens`, `epoch`. The same object as
+ * TrainResult.metrics and the CLI's result line.
+ */
 export interface TrainEndEvent {
   type: "train_end";
   step: number;
@@ -60,7 +75,7 @@ export interface ErrorEvent {
   error: Error;
 }
 
-export type TrainerEvent = TrainBeginEvent | StepEndEvent | LogEvent | EvaluateEvent | SaveEvent | TrainEndEvent | ErrorEvent;
+export type TrainerEvent = TrainBeginEvent | StepEndEvent | LogEvent | SamplesEvent | EvaluateEvent | SaveEvent | TrainEndEvent | ErrorEvent;
 export type TrainerEventType = TrainerEvent["type"];
 
 /** Narrows an event stream to one event type: `events$.pipe(ofType("log"))`. */
@@ -91,6 +106,8 @@ export class EventBus implements TrainerEvents {
 
   emit(event: TrainerEvent): void {
     if ("metrics" in event) Object.freeze(event.metrics);
+    if ("samples" in event) for (const s of event.samples) Object.freeze(s);
+    if ("samples" in event) Object.freeze(event.samples);
     this.subject.next(Object.freeze(event));
   }
 

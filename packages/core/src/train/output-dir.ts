@@ -29,6 +29,7 @@ export class OutputDirError extends Error {
 export const RUN_FILES: readonly string[] = [
   "metrics.jsonl",
   "completions.jsonl",
+  "samples.jsonl",
   "reference_logps.safetensors",
   "model.safetensors",
   "model.safetensors.index.json",
@@ -40,12 +41,14 @@ export const RUN_FILES: readonly string[] = [
   "tokenizer_config.json",
   "special_tokens_map.json",
   "chat_template.jinja",
+  // how the run was trained (training-record.ts)
+  "ortrl_training.json",
   // the merged model of a LoRA run (--save-merged)
   "merged",
 ];
 const RUN_ENTRY = /^(checkpoint-\d+|model-\d+-of-\d+\.safetensors)$/;
 /** What makes a directory hold a run (a lone config.json, or the reusable reference_logps cache, does not). */
-const RUN_MARKERS = new Set(["metrics.jsonl", "completions.jsonl", "model.safetensors", "model.safetensors.index.json", "adapter_model.safetensors", "merged"]);
+const RUN_MARKERS = new Set(["metrics.jsonl", "completions.jsonl", "samples.jsonl", "model.safetensors", "model.safetensors.index.json", "adapter_model.safetensors", "merged", "ortrl_training.json"]);
 const PREVIOUS = /^ortrl-previous-run-(\d+)$/;
 const LOCK = ".ortrl-lock";
 

@@ -47,10 +47,11 @@ export function dataFingerprint(examples: readonly unknown[]): string {
 }
 
 /**
- * Paths whose content is covered elsewhere (data), what only decides where or what the run writes at its end, and
+ * Paths whose content is covered elsewhere (data), what only decides where or what the run writes at its end or
+ * beside its training (samples.jsonl: the generate* options), and
  * evalOnStart (it acts at step 0 only, never in a resumed run).
  */
-const IGNORED_ARGS = new Set(["outputDir", "resumeFromCheckpoint", "acceptChangedArgs", "dataFiles", "saveMerged", "evalOnStart"]);
+const IGNORED_ARGS = new Set(["outputDir", "resumeFromCheckpoint", "acceptChangedArgs", "dataFiles", "saveMerged", "evalOnStart", "generateEvery", "generatePrompts", "generateMaxNewTokens"]);
 const HARMLESS_ARGS = new Set(["maxSteps", "numTrainEpochs", "perDeviceEvalBatchSize", "saveTotalLimit"]);
 
 /** Arguments that change no computation of the training steps (cadence, evaluation, bookkeeping). */

@@ -15,7 +15,7 @@
  */
 import { existsSync, mkdirSync, readdirSync, renameSync, rmSync } from "node:fs";
 import { basename, dirname, join, resolve } from "node:path";
-import { removeQuietly, removeStaleTemporaries, renamePath, writeDirAtomic } from "../io/atomic.js";
+import { removeQuietly, removeStaleTemporaries, renamePath, writeDirAtomic, writeFileAtomic } from "../io/atomic.js";
 import { withFsContext } from "../io/fs-errors.js";
 import { mergedWeights } from "../lora/merge.js";
 import type { CausalLM } from "../model/causal-lm.js";
@@ -23,6 +23,7 @@ import type { LlamaConfig } from "../model/llama-config.js";
 import { MODEL_DTYPES, type ModelDType, savePretrained } from "../model/pretrained.js";
 import type { TokenizerLike } from "../tokenizer/tokenizer-like.js";
 import { checkModelOutputDir, isModelFile } from "./output-dir.js";
+import { CHAT_TEMPLATE_FILE } from "./training-record.js";
 
 export interface SaveMergedModelOptions {
   /**
@@ -38,6 +39,11 @@ export interface SaveMergedModelOptions {
   tokenizerFrom?: string | null;
   /** ...or a byte-level tokenizer to write. */
   tokenizer?: TokenizerLike | null;
+  /**
+   * A chat template to save as chat_template.jinja, replacing the one of `tokenizerFrom` (e.g. the template an adapter
+   * was trained with, saved beside it; see training-record.ts).
+   */
+  chatTemplate?: string | null;
   /** Element type of the saved weights (default "float32"); float16 / bfloat16 round to nearest even. */
   dtype?: ModelDType;
   /** Largest shard, in bytes of tensor data (default 5e9, transformers' "5GB"); see `writeModelWeights`. */
@@ -95,6 +101,7 @@ export async function saveMergedModel(dir: string, opts: SaveMergedModelOptions)
       tokenizerFrom: opts.tokenizerFrom ?? undefined,
       tokenizer: opts.tokenizer ?? undefined,
     });
+    if (opts.chatTemplate) writeFileAtomic(join(tmp, CHAT_TEMPLATE_FILE), opts.chatTemplate);
     const rest = readdirSync(tmp).filter((f) => !w.files.includes(f) && f !== "config.json").sort();
     written = { files: [...w.files, ...rest, "config.json"], totalSize: w.totalSize };
   };

@@ -1,10 +1,27 @@
 /**
- * Append-only JSONL logs of a run (`metrics.jsonl`, `completions.jsonl`): one object per line with a
- * `step`. A run killed between logging a step and checkpointing it, or in the middle of a line, leaves
- * lines a resumed run will write again; {@link reconcileStepLog} brings the log back to the checkpoint.
+ * Append-only JSONL logs of a run (`metrics.jsonl`, `samples.jsonl`, GRPO's `completions.jsonl`): one object
+ * per line with a `step`. A run killed between logging a step and checkpointing it, or in the middle of a
+ * line, leaves lines a resumed run will write again; {@link reconcileStepLog} brings the log back to the
+ * checkpoint (the trainer does it for every file of {@link STEP_LOGS} when it resumes).
  */
-import { existsSync, readFileSync } from "node:fs";
+import { appendFileSync, existsSync, mkdirSync, readFileSync } from "node:fs";
+import { dirname } from "node:path";
 import { writeFileAtomic } from "../io/atomic.js";
+import { withFsContext } from "../io/fs-errors.js";
+
+/** The step logs of a run's output directory, cut back to the checkpoint's step when a run resumes. */
+export const STEP_LOGS: readonly string[] = ["metrics.jsonl", "samples.jsonl", "completions.jsonl"];
+
+/**
+ * Appends `record` as one JSON line to `file` (creating its directory).
+ * @throws FileSystemError naming the file (no space, read-only, ...).
+ */
+export function appendStepLog(file: string, record: object): void {
+  withFsContext("write", file, () => {
+    mkdirSync(dirname(file), { recursive: true });
+    appendFileSync(file, JSON.stringify(record) + "\n");
+  });
+}
 
 /**
  * Keeps the complete lines of `file` whose `step` is at most `step` (a torn last line, or a line

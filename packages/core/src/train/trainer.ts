@@ -3,7 +3,7 @@
  *   begin (objective setup, resume, train_begin); evalOnStart: evaluate at step 0 (not when resumed)
  *   for each optimizer step:
  *     select its examples -> prepare rows (the objective's rollout phase) -> accumulate micro-batches
- *     -> stop on NaN/Inf -> clip -> optimizer step -> record -> maybe log -> maybe evaluate -> maybe save
+ *     -> stop on NaN/Inf -> clip -> optimizer step -> record -> maybe log -> maybe evaluate -> maybe sample -> maybe save
  *   finish (final model — none when maxSteps is 0 —, or a checkpoint when stopped; train_end)
  *
  * Semantics follow transformers.Trainer / TRL: the StepPlan fixes steps per epoch and maxSteps; the loss
@@ -11,8 +11,11 @@
  * exact); `loss` logs average the step losses since the last log; other metrics average the
  * micro-batch values since the last log (TRL's `_metrics`); `grad_norm` is the last step's
  * pre-clipping global norm; the schedule multiplier of step k (1-based) is factor(k - 1), and the
- * logged `learning_rate` is factor(k) (transformers logs after stepping its scheduler), while
- * `step_end.learningRate` is the rate step k applied.
+ * `learning_rate` of step k (its step_end event and its log line alike) is factor(k) (transformers logs
+ * `_get_learning_rate()` after stepping its scheduler, i.e. the rate of the next step).
+ * The run's logs go to outputDir: metrics.jsonl (every log and evaluation), samples.jsonl (generatePrompts'
+ * completions); a resumed run first cuts them back to its checkpoint's step; a line that cannot be written
+ * stops the run after that step with a checkpoint, then fails.
  */
 import { createHash } from "node:crypto";
 import { existsSync } from "node:fs";
@@ -23,12 +26,15 @@ import { listCheckpoints, readOptimizerState, readTrainerState, saveCheckpoint, 
 import { outputSizes, warnIfLowDisk } from "./disk-space.js";
 import { isRunOutputName } from "./output-dir.js";
 import { saveMergedModel } from "./save-merged-model.js";
+import { TrainingRecord, writeTrainingRecord } from "./training-record.js";
 import { removeQuietly, removeStaleTemporaries } from "../io/atomic.js";
 import { describeErrno } from "../io/fs-errors.js";
 import { modelFingerprint } from "./reference.js";
 import { type RunFingerprint, assertSameRun, dataFingerprint, fingerprintArgs, trainableFingerprint } from "./run-fingerprint.js";
 import type { TrainingArguments } from "./args.js";
 import { epochOrder } from "./examples.js";
+import { STEP_LOGS, appendStepLog, reconcileStepLog } from "./step-log.js";
+import { SAMPLES_FILE, generateSamples, readSamplePrompts } from "./samples.js";
 import { Optimizer } from "../optim/optimizer.js";
 import {
   EvalDataset,
@@ -100,7 +106,12 @@ interface RunState {
   runSteps: number;
   evalMetrics: Record<string, number> | null;
   t0: number;
-  window: { loss: number; steps: number; tokens: number; t: number; metrics: MetricWindow };
+  /** Since the last log: summed step losses, steps, tokens, and seconds spent in those steps (not in evaluation or saving). */
+  window: { loss: number; steps: number; tokens: number; seconds: number; metrics: MetricWindow };
+  /** Step the run started from (> 0 when resumed). */
+  startStep: number;
+  /** The first log line (metrics.jsonl, samples.jsonl) that could not be written: the run stops after its step. */
+  logFailure: Error | null;
   /** The example order of the current epoch. */
   order: { epoch: number; indices: number[] };
   /** The last preparation's rows and metrics, and the step it was made for (reused stepsPerPreparation times). */
@@ -119,6 +130,7 @@ export class DefaultTrainer<E = unknown, R = E> implements Trainer {
     @inject(TrainDataset) private readonly train: TrainDataset<E>,
     @inject(TrainerEvents) private readonly events: TrainerEvents,
     @inject(EvalDataset) @optional() private readonly evalData?: EvalDataset<E>,
+    @inject(TrainingRecord) @optional() private readonly trainingRecord?: TrainingRecord,
   ) {}
 
   /**
@@ -130,12 +142,14 @@ export class DefaultTrainer<E = unknown, R = E> implements Trainer {
     // Loading and setup may have kept the event loop busy: let a pending stop request (a signal) arrive.
     await new Promise((resolve) => setImmediate(resolve));
     if (this.args.evalOnStart && run.step === 0) await this.evaluateOnStart(run, opts.signal);
+    if (run.step === 0) await this.maybeSample(run, true);
     let stopped = false;
     while (run.step < this.plan.maxSteps) {
-      if (opts.signal?.aborted) {
+      if (opts.signal?.aborted || run.logFailure) {
         stopped = true;
         break;
       }
+      const t0 = performance.now();
       const { examples, epoch, first } = this.selectExamples(run, run.step + 1);
       run.step++;
       const prepared = await this.prepare(run, examples, epoch, first);
@@ -144,12 +158,15 @@ export class DefaultTrainer<E = unknown, R = E> implements Trainer {
       const gradNorm = globalNorm(acc.grads);
       this.stopIfNotFinite(acc.loss, gradNorm, run.step);
       this.clip(acc.grads, gradNorm);
-      const learningRate = this.update(acc.grads, run.step);
-      this.record(run, acc, prepared.metrics, { epoch, gradNorm, learningRate });
+      this.update(acc.grads, run.step);
+      this.record(run, acc, prepared.metrics, { epoch, gradNorm, seconds: (performance.now() - t0) / 1000 });
       this.maybeLog(run, epoch, gradNorm);
       await this.maybeEvaluate(run, epoch, opts.signal);
+      await this.maybeSample(run);
       await this.maybeSave(run, epoch);
     }
+    // A log line that could not be written after the last step: keep a checkpoint rather than the final model.
+    if (run.logFailure) stopped = true;
     return this.finish(run, stopped);
   }
 
@@ -180,11 +197,17 @@ export class DefaultTrainer<E = unknown, R = E> implements Trainer {
       runSteps: 0,
       evalMetrics: null,
       t0: performance.now(),
-      window: { loss: 0, steps: 0, tokens: 0, t: performance.now(), metrics: new MetricWindow() },
+      window: { loss: 0, steps: 0, tokens: 0, seconds: 0, metrics: new MetricWindow() },
       order: { epoch: -1, indices: [] },
       prepared: null,
+      startStep: 0,
+      logFailure: null,
     };
+    this.samplePrompts();
     if (args.resumeFromCheckpoint) this.resume(run, args.resumeFromCheckpoint);
+    run.startStep = run.step;
+    // A resumed run writes the steps after its checkpoint again: drop them (and a torn last line) from its logs.
+    if (run.step > 0) for (const f of STEP_LOGS) reconcileStepLog(join(args.outputDir, f), run.step);
     this.events.emit({
       type: "train_begin",
       maxSteps: plan.maxSteps,
@@ -222,9 +245,17 @@ export class DefaultTrainer<E = unknown, R = E> implements Trainer {
    * @throws Error / ResumeMismatchError as `run` would.
    */
   checkResume(): void {
+    this.samplePrompts();
     const dir = this.args.resumeFromCheckpoint;
     if (dir) assertSameRun(dir, this.resumableState(dir).ortrl_fingerprint, this.fingerprint(), this.args.acceptChangedArgs, false);
   }
+
+  /** The prompts of generatePrompts (read once), or null without them. @throws DataError for an unreadable prompt file. */
+  private samplePrompts(): string[] | null {
+    if (this.prompts === undefined) this.prompts = this.args.generatePrompts ? readSamplePrompts(this.args.generatePrompts) : null;
+    return this.prompts;
+  }
+  private prompts: string[] | null | undefined;
 
   /** trainer_state.json of a checkpoint this run can continue (not past max_steps). */
   private resumableState(dir: string): TrainerState {
@@ -335,36 +366,45 @@ export class DefaultTrainer<E = unknown, R = E> implements Trainer {
     }
   }
 
-  /** One optimizer step at the scheduled rate; returns the rate it applied (the main group's). */
-  private update(grads: Map<string, Float32Array>, step: number): number {
-    const factor = this.scheduler.factor(step - 1);
-    this.optimizer.step(this.policy.trainable, grads, factor);
-    return this.baseLr() * factor;
+  /** One optimizer step at the scheduled rate of step `step` (1-based): factor(step - 1). */
+  private update(grads: Map<string, Float32Array>, step: number): void {
+    this.optimizer.step(this.policy.trainable, grads, this.scheduler.factor(step - 1));
+  }
+
+  /** The `learning_rate` logged for step `step`, as transformers: the main group's rate after its scheduler step (the next step's rate). */
+  private loggedLr(step: number): number {
+    return this.baseLr() * this.scheduler.factor(step);
   }
 
   private baseLr(): number {
     return this.optimizer.groups[0]?.lr ?? this.args.learningRate;
   }
 
-  /** Adds the step to the run and logging window; emits step_end. */
-  private record(run: RunState, acc: Accumulated, prepMetrics: Metrics | undefined, s: { epoch: number; gradNorm: number; learningRate: number }): void {
+  /** Adds the step to the run and logging window; emits step_end (the keys and values of a log of this step alone). */
+  private record(run: RunState, acc: Accumulated, prepMetrics: Metrics | undefined, s: { epoch: number; gradNorm: number; seconds: number }): void {
     run.tokensSeen += acc.numTokens;
     run.runLossSum += acc.loss;
     run.runSteps++;
     run.window.loss += acc.loss;
     run.window.steps++;
     run.window.tokens += acc.numTokens;
-    run.window.metrics.add(prepMetrics);
-    run.window.metrics.addAll(acc.metrics);
+    run.window.seconds += s.seconds;
+    const stepMetrics = new MetricWindow();
+    stepMetrics.add(prepMetrics);
+    stepMetrics.addAll(acc.metrics);
+    run.window.metrics.addAll(stepMetrics);
     this.events.emit({
       type: "step_end",
       step: run.step,
-      epoch: s.epoch,
-      loss: acc.loss,
-      gradNorm: s.gradNorm,
-      learningRate: s.learningRate,
-      numTokens: acc.numTokens,
-      metrics: { ...prepMetrics, ...acc.metrics.means() },
+      metrics: {
+        loss: acc.loss,
+        grad_norm: s.gradNorm,
+        learning_rate: this.loggedLr(run.step),
+        ...stepMetrics.means(),
+        epoch: s.epoch,
+        num_tokens: run.tokensSeen,
+        train_tokens_per_second: acc.numTokens / s.seconds,
+      },
     });
   }
 
@@ -372,20 +412,50 @@ export class DefaultTrainer<E = unknown, R = E> implements Trainer {
   private maybeLog(run: RunState, epoch: number, gradNorm: number): void {
     if (run.step % this.args.loggingSteps !== 0 && run.step !== this.plan.maxSteps) return;
     const w = run.window;
-    const seconds = (performance.now() - w.t) / 1000;
     const metrics = {
       loss: w.loss / w.steps,
       grad_norm: gradNorm,
-      // As transformers: the rate after this step's scheduler step, i.e. the next step's rate.
-      learning_rate: this.baseLr() * this.scheduler.factor(run.step),
+      learning_rate: this.loggedLr(run.step),
       ...w.metrics.means(),
       epoch,
       num_tokens: run.tokensSeen,
-      train_tokens_per_second: w.tokens / seconds,
+      train_tokens_per_second: w.tokens / w.seconds,
     };
     run.logHistory.push({ ...metrics, step: run.step });
+    this.writeLog(run, "metrics.jsonl", { step: run.step, ...metrics });
     this.events.emit({ type: "log", step: run.step, metrics });
-    run.window = { loss: 0, steps: 0, tokens: 0, t: performance.now(), metrics: new MetricWindow() };
+    run.window = { loss: 0, steps: 0, tokens: 0, seconds: 0, metrics: new MetricWindow() };
+  }
+
+  /** Appends a line to a log of outputDir; the first failure is kept (the run stops after this step), later lines are not attempted. */
+  private writeLog(run: RunState, file: string, record: object): void {
+    if (run.logFailure) return;
+    try {
+      appendStepLog(join(this.args.outputDir, file), record);
+    } catch (e) {
+      run.logFailure = e as Error;
+    }
+  }
+
+  /**
+   * At step 0 (before training, for a run not resumed), every generateEvery steps and at the last (when
+   * generatePrompts is set): greedy completions of the prompts, formatted as the run trains (its TrainingRecord), by
+   * the current weights, appended to samples.jsonl and emitted as a `samples` event.
+   */
+  private async maybeSample(run: RunState, atStart = false): Promise<void> {
+    const prompts = this.samplePrompts();
+    const every = this.args.generateEvery;
+    // Step 0 (a run starting from scratch) gives the "before" samples.
+    if (!prompts || !(atStart || (every !== null && run.step % every === 0) || run.step === this.plan.maxSteps)) return;
+    let completions: string[];
+    try {
+      completions = await generateSamples(this.policy, prompts, { maxNewTokens: this.args.generateMaxNewTokens, batchSize: this.args.perDeviceEvalBatchSize, record: this.trainingRecord });
+    } catch (e) {
+      throw this.fail(run.step, e as Error);
+    }
+    const samples = prompts.map((prompt, i) => ({ prompt, completion: completions[i]! }));
+    for (const sample of samples) this.writeLog(run, SAMPLES_FILE, { step: run.step, ...sample });
+    this.events.emit({ type: "samples", step: run.step, samples });
   }
 
   /**
@@ -397,6 +467,7 @@ export class DefaultTrainer<E = unknown, R = E> implements Trainer {
     if (!metrics) return;
     run.evalMetrics = metrics;
     run.logHistory.push({ ...metrics, epoch: 0, step: 0 });
+    this.writeLog(run, "metrics.jsonl", { step: 0, ...metrics });
     this.events.emit({ type: "evaluate", step: 0, metrics });
   }
 
@@ -408,6 +479,7 @@ export class DefaultTrainer<E = unknown, R = E> implements Trainer {
     if (!metrics) return;
     run.evalMetrics = metrics;
     run.logHistory.push({ ...run.evalMetrics, epoch, step: run.step });
+    this.writeLog(run, "metrics.jsonl", { step: run.step, ...metrics });
     this.events.emit({ type: "evaluate", step: run.step, metrics: run.evalMetrics });
   }
 
@@ -437,18 +509,30 @@ export class DefaultTrainer<E = unknown, R = E> implements Trainer {
       await this.saveFinal(run);
     } // maxSteps 0 (with evalOnStart): nothing was trained, so no model is written
 
+    if (run.logFailure) {
+      const last = listCheckpoints(this.args.outputDir).at(-1);
+      throw this.fail(run.step, new Error(`${run.logFailure.message}; training stopped after step ${run.step}${last?.step === run.step ? ` (checkpoint ${last.path})` : ""}`, { cause: run.logFailure }));
+    }
+
     const runtime = (performance.now() - run.t0) / 1000;
     const trainLoss = run.runSteps ? run.runLossSum / run.runSteps : NaN;
-    this.events.emit({
-      type: "train_end",
-      step: run.step,
-      metrics: { train_runtime: runtime, train_loss: trainLoss, train_steps_per_second: run.runSteps / runtime, num_tokens: run.tokensSeen },
-    });
-    return { globalStep: run.step, trainLoss, logHistory: run.logHistory, evalMetrics: run.evalMetrics, stopped };
+    const trained = run.step - run.startStep;
+    const metrics = {
+      global_step: run.step,
+      train_loss: trainLoss,
+      train_runtime: runtime,
+      train_samples_per_second: (trained * this.plan.examplesPerStep) / runtime,
+      train_steps_per_second: trained / runtime,
+      num_tokens: run.tokensSeen,
+      epoch: run.step / this.plan.stepsPerEpoch,
+    };
+    this.events.emit({ type: "train_end", step: run.step, metrics });
+    return { globalStep: run.step, trainLoss, logHistory: run.logHistory, evalMetrics: run.evalMetrics, stopped, metrics };
   }
 
   /**
-   * Writes the final model ({@link saveFinalModel}), then with `saveMerged` the adapter merged into the base model
+   * Writes the final model ({@link saveFinalModel}) and, when bound, the training record beside it
+   * ({@link writeTrainingRecord}: ortrl_training.json, chat_template.jinja), then with `saveMerged` the adapter merged into the base model
    * in `outputDir/merged` ({@link saveMergedModel}, float32). When the final model cannot be written, the trained
    * state is kept as a checkpoint of the last step, in outputDir or else in the OS temporary directory, so that
    * `resumeFromCheckpoint` can write the final model later.
@@ -459,6 +543,7 @@ export class DefaultTrainer<E = unknown, R = E> implements Trainer {
     const { outputDir } = this.args;
     try {
       await saveFinalModel(outputDir, this.policy);
+      if (this.trainingRecord) writeTrainingRecord(outputDir, this.trainingRecord); // how it was trained, beside it (training-record.ts)
     } catch (e) {
       const msg = e instanceof Error ? e.message : String(e);
       const kept = await this.keepTrainedState(run);

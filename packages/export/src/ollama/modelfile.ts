@@ -205,7 +205,11 @@ function eosTokens(tokenizer: ModelfileTokenizer, generation: GenerationConfig, 
     if (t === null) notes.push(`generation_config.json eos_token_id ${id} is not in the tokenizer, so it has no stop string`);
     else out.push(t);
   }
-  return out.filter((t) => t !== "");
+  // A byte-fallback token (`<0x02>`) is one byte of text, never the string "<0x02>": as a stop string it would never
+  // match. llama.cpp still ends generation at the GGUF's EOS id itself.
+  const bytes = out.filter((t) => /^<0x[0-9A-Fa-f]{2}>$/.test(t));
+  for (const t of unique(bytes)) notes.push(`EOS token ${t} is a byte token, which no stop string can match; llama.cpp stops at the EOS id itself`);
+  return out.filter((t) => t !== "" && !bytes.includes(t));
 }
 
 function unique(xs: string[]): string[] {
