@@ -188,5 +188,10 @@ describe("ortrl eval: bad input", () => {
     expectFailure(run(["--data", badPair]), /bad-pair\.jsonl:2: .*chosen/);
     expectFailure(run(["--data", gsm8k, "--format", "sft"]), /gsm8k\.jsonl:1: record 1? ?fits no SFT dataset format/);
     expectFailure(run(["--data", txt, "--stride", "600", "--max-length", "64"]), /--stride 600/);
+    const noRejected = join(tmp, "no-rejected.jsonl");
+    writeFileSync(noRejected, jsonl([{ prompt: "x", chosen: "a" }]));
+    expectFailure(run(["--data", noRejected]), /no-rejected\.jsonl:1: .*'rejected'/);
+    expectFailure(run(["--data", pairs, "--beta", "0"]), /--beta must be > 0/);
+    expectFailure(run(["--data", txt, "--data", alpaca]), /--data given twice/);
   });
 });

@@ -75,6 +75,15 @@ describe("--eval-on-start", () => {
     expect(readdirSync(out).filter((f) => f !== "metrics.jsonl" && !f.startsWith("."))).toEqual([]);
   });
 
+  it("an evaluate-only run cannot replace (and so delete) an earlier run with --overwrite-output-dir", () => {
+    const out = join(tmp, "eval-only");
+    const before = readdirSync(out).sort();
+    const r = run([...cpt(), "--eval-data", evalJsonl, "--output-dir", out, "--max-steps", "0", "--eval-on-start", "--overwrite-output-dir"]);
+    expectFailure(r, /--overwrite-output-dir with --max-steps 0: an evaluate-only run writes no model/);
+    expect(r.status).toBe(2);
+    expect(readdirSync(out).sort()).toEqual(before);
+  });
+
   it("--max-steps 0 alone is refused, naming both flags", () => {
     const out = join(tmp, "zero");
     expectFailure(run([...cpt(), "--eval-data", evalJsonl, "--output-dir", out, "--max-steps", "0"]), /--max-steps must be a positive integer or -1, or 0 together with --eval-on-start/);

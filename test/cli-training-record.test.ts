@@ -101,6 +101,13 @@ describe("ortrl generate --format", () => {
     expectFailure(generate(["--prompt", PROMPT, "--format", "chat"]), /has no chat_template: pass --chat-template FILE/);
   });
 
+  it("ortrl eval --adapter uses the chat template saved with the adapter (the base model has none)", () => {
+    const chats = join(tmp, "chats.jsonl");
+    const r = ortrl(["eval", "--model", MODEL, "--adapter", chatOut, "--data", chats, "--max-length", "128"], { timeoutMs: 60_000 });
+    expectOk(r);
+    expect(JSON.parse(r.stdout.trim().split("\n").at(-1)!).format).toBe("sft");
+  });
+
   it("merge keeps the chat template the adapter was trained with", () => {
     const merged = join(tmp, "chat-merged");
     expectOk(ortrl(["merge", "--model", MODEL, "--adapter", chatOut, "--output-dir", merged], { timeoutMs: 60_000 }));

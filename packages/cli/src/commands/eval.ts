@@ -29,6 +29,8 @@
  *
  * Bad input is one error line naming the file, record and field (the methods' own DataErrors).
  */
+import { existsSync } from "node:fs";
+import { join } from "node:path";
 import { Command, Option } from "commander";
 import {
   CausalLmPolicy,
@@ -81,14 +83,21 @@ type Metrics = Record<string, number | string | null>;
 export function evalCommand(): Command {
   const cmd = new Command("eval").description("evaluate a model on text, SFT, preference-pair or prompt records (format detected per file)");
   addModelOptions(cmd)
-    .requiredOption("--data <file>", "plain text or records (JSONL, a JSON array, CSV or Parquet; gzip or not) in any training format")
+    .requiredOption("--data <file>", "plain text or records (JSONL, a JSON array, CSV or Parquet; gzip or not) in any training format", (raw: string, previous: string | undefined) => {
+      if (previous !== undefined) throw new UsageError(`--data given twice ('${previous}', '${raw}'): ortrl eval scores one file; run it once per file`);
+      return raw;
+    })
     .addOption(new Option("--format <f>", "force the format instead of detecting it").choices([...EVAL_FORMATS]))
     .option("--max-length <n>", "text: window length (default max_position_embeddings); sft/pairs: row length as training (default 1024, capped)", num("--max-length", true, 2))
     .option("--stride <n>", "text: tokens between window starts (default = --max-length: disjoint windows)", num("--stride", true, 1))
     .option("--batch-size <n>", "rows (windows, records, pairs, prompts) per forward pass", num("--batch-size", true, 1), 8)
     .option("--chat-template <file>", "sft/pairs/prompts: Jinja chat template (a .jinja file or the template) instead of the tokenizer's")
     .option("--assistant-only-loss", "sft: score only assistant turns of conversational records (as train sft)")
-    .option("--beta <b>", "pairs: DPO beta", num("--beta", false, 0), 0.1)
+    .option("--beta <b>", "pairs: DPO beta (> 0)", (raw: string) => {
+      const v = num("--beta")(raw);
+      if (!(v > 0)) throw new UsageError(`--beta must be > 0, got '${raw}'`);
+      return v;
+    }, 0.1)
     .option("--max-prompt-length <n>", "pairs/prompts: longest prompt in tokens (keeps its end)", num("--max-prompt-length", true, 1))
     .option("--reward-funcs <list>", "prompts: comma-separated reward functions (accuracy, format, FILE.ts:export)")
     .option("--num-samples <n>", "prompts: completions per prompt", num("--num-samples", true, 1), 1)
@@ -103,6 +112,11 @@ export function evalCommand(): Command {
     .action(async (flags: EvalFlags) => {
       const format = flags.format ?? detectEvalFormat(flags.data);
       Object.assign(flags, resolveAdapterAsModel(flags));
+      // No --chat-template: the one training saved with the adapter (or model) as chat_template.jinja, as generate does.
+      if (flags.chatTemplate === undefined) {
+        const saved = [flags.adapter, flags.model].find((d) => d !== undefined && existsSync(join(d, "chat_template.jinja")));
+        if (saved !== undefined) flags.chatTemplate = join(saved, "chat_template.jinja");
+      }
       const runtime = new Runtime({ executionProvider: flags.device, intraOpNumThreads: flags.threads });
       const model = await loadPretrained(flags.model, runtime);
       if (!model.tokenizer) throw new Error(`${flags.model}: no tokenizer.json`);
@@ -125,7 +139,7 @@ export function detectEvalFormat(path: string): EvalFormat {
   if (!first) throw new DataError(path, 0, "no records");
   const r = first.record;
   const has = (k: string) => r[k] !== undefined;
-  if (has("chosen") && has("rejected")) return "pairs";
+  if (has("chosen") || has("rejected")) return "pairs"; // one of the two missing: the pairs reader names it
   if (has("messages") || (has("prompt") && has("completion")) || (has("instruction") && has("output"))) return "sft";
   if (has("text")) return "text";
   if (has("prompt") || has("query") || has("question")) return "prompts";

@@ -164,6 +164,10 @@ async function train<C extends TrainingArguments>(plugin: MethodPlugin<C>, optio
     ...(source !== "command line" ? [{ what: "--config", path: source }] : []),
   ];
   const overwrite = o.overwriteOutputDir === true;
+  // An evaluate-only run (--max-steps 0) writes no model: it must not replace (and so delete) one.
+  if (overwrite && (config as { maxSteps?: number }).maxSteps === 0) {
+    throw new UsageError(`--overwrite-output-dir with --max-steps 0: an evaluate-only run writes no model, so it cannot replace the run in ${config.outputDir}; use another --output-dir`);
+  }
   lockOutputDir(config.outputDir); // before anything is moved: a directory in use is refused untouched
   prepareOutputDir(config.outputDir, { resumeFrom: config.resumeFromCheckpoint, overwrite, inputs, inputFiles });
   // (A metrics.jsonl line that cannot be written stops the run after its step with a checkpoint: the trainer throws.)
