@@ -12,7 +12,14 @@ import { join } from "node:path";
 import { expect, it } from "vitest";
 import { REPO_ROOT, SHARED } from "../helpers/cli.js";
 
-const run = (cmd: string, args: string[], cwd: string) => execFileSync(cmd, args, { cwd, encoding: "utf8", stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, npm_config_ignore_scripts: "true" } });
+const run = (cmd: string, args: string[], cwd: string): string => {
+  try {
+    return execFileSync(cmd, args, { cwd, encoding: "utf8", stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, npm_config_ignore_scripts: "true" } });
+  } catch (e) {
+    const err = e as Error & { stdout?: string; stderr?: string };
+    throw new Error(`${err.message}\n${err.stdout ?? ""}${err.stderr ?? ""}`);
+  }
+};
 
 const TRAIN_TS = `
 import * as F from "@ortrl/core";
@@ -28,7 +35,7 @@ const policy = F.CausalLmPolicy.fromPretrained(model, { r: 8, loraAlpha: 16, tar
 const container = F.createTrainingContainer({ policy, args: config });
 await container.load(orpoPlugin.module(config));
 const losses: number[] = [];
-container.get<F.TrainerEvents>(F.TrainerEvents).events$.pipe(F.ofType("step_end")).subscribe((e) => losses.push(e.loss));
+container.get<F.TrainerEvents>(F.TrainerEvents).events$.pipe(F.ofType("step_end")).subscribe((e) => losses.push(e.metrics.loss!));
 const result: F.TrainResult = await container.get<F.Trainer>(F.Trainer).run();
 console.log(JSON.stringify({ steps: result.globalStep, losses }));
 `;
