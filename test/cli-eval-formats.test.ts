@@ -11,6 +11,7 @@ import { join } from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
 import * as F from "@ortrl/core";
 import { type CliResult, SHARED, expectFailure, expectOk, ortrl } from "./helpers/cli.js";
+import { saveNonZeroAdapter } from "./helpers/lora-adapter.js";
 
 const MODEL = join(SHARED, "models/stories260K-hf");
 const DATA = join(SHARED, "data");
@@ -41,15 +42,8 @@ beforeAll(async () => {
   // A LoRA adapter whose lora_B is not zero, so policy (base + adapter) and reference (base) differ.
   const runtime = new F.Runtime({ executionProvider: "cpu" });
   const m = await F.loadPretrained(MODEL, runtime);
-  const adapter = F.createLoraAdapter(m.config, F.resolveLoraConfig({ r: 4, loraAlpha: 8, targetModules: "all-linear" }), m.lm.params, 1);
-  const rng = new F.Rng(7);
-  for (const n of adapter.params.names) {
-    if (!n.endsWith("lora_B.weight")) continue;
-    const b = adapter.params.get(n);
-    for (let i = 0; i < b.length; i++) b[i] = rng.uniform(-0.05, 0.05);
-  }
   adapterDir = join(tmp, "adapter");
-  F.savePeftAdapter(adapterDir, adapter, m.lm.params, MODEL);
+  saveNonZeroAdapter(adapterDir, m, MODEL, { targetModules: "all-linear", seed: 7, value: (rng) => rng.uniform(-0.05, 0.05) });
 }, 60_000);
 
 describe("strided perplexity (core)", () => {

@@ -9,6 +9,7 @@ import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import * as F from "@ortrl/core";
 import { REPO_ROOT, SHARED, expectFailure, expectOk, ortrl } from "./helpers/cli.js";
+import { saveNonZeroAdapter } from "./helpers/lora-adapter.js";
 import { makeBpeChatModel } from "./helpers/bpe-chat-model.js";
 import { llamaCpp, llamaCppGreedy } from "./helpers/llama-cpp.js";
 
@@ -25,11 +26,8 @@ beforeAll(async () => {
   await makeBpeChatModel(chatModel);
   // A LoRA adapter on stories260K with non-zero lora_B (a fresh one would change nothing).
   const m = await F.loadPretrained(STORIES);
-  const a = F.createLoraAdapter(m.config, F.resolveLoraConfig({ r: 4, loraAlpha: 8, targetModules: ["q_proj", "k_proj", "v_proj"] }), m.lm.params, 1);
-  const rng = new F.Rng(3);
-  for (const n of a.params.names) if (n.includes("lora_B")) a.params.get(n).forEach((_, i, arr) => (arr[i] = rng.normal() * 0.3));
   adapter = join(tmp, "adapter");
-  F.savePeftAdapter(adapter, a, m.lm.params, STORIES);
+  saveNonZeroAdapter(adapter, m, STORIES, { targetModules: ["q_proj", "k_proj", "v_proj"], seed: 3, value: (rng) => rng.normal() * 0.3 });
 });
 
 describe("ortrl export gguf", () => {

@@ -18,6 +18,7 @@ import { beforeAll, describe, expect, it } from "vitest";
 import * as F from "@ortrl/core";
 import { compareArrays } from "@ortrl/core/testing";
 import { type CliResult, REPO_ROOT, SHARED, expectFailure, expectOk, ortrl } from "./helpers/cli.js";
+import { saveNonZeroAdapter } from "./helpers/lora-adapter.js";
 import { cptRun } from "./helpers/train.js";
 
 const MODEL = join(SHARED, "models/stories260K-hf");
@@ -48,15 +49,8 @@ function header(path: string): { tensors: Record<string, { dtype: string; shape:
 beforeAll(async () => {
   tmp = mkdtempSync(join(tmpdir(), "ortrl-cli-merge-"));
   const m = await F.loadPretrained(MODEL, runtime);
-  const adapter = F.createLoraAdapter(m.config, F.resolveLoraConfig({ r: 4, loraAlpha: 8, targetModules: "all-linear" }), m.lm.params, 1);
-  const rng = new F.Rng(7);
-  for (const n of adapter.params.names) {
-    if (!n.endsWith("lora_B.weight")) continue;
-    const b = adapter.params.get(n);
-    for (let i = 0; i < b.length; i++) b[i] = rng.uniform(-0.05, 0.05);
-  }
   adapterDir = join(tmp, "adapter");
-  F.savePeftAdapter(adapterDir, adapter, m.lm.params, MODEL);
+  saveNonZeroAdapter(adapterDir, m, MODEL, { targetModules: "all-linear", seed: 7, value: (rng) => rng.uniform(-0.05, 0.05) });
   const tok = m.tokenizer!;
   batch = F.padBatch([tok.encode("Once upon a time, there was a little girl named Lily."), tok.encode("The dog ran to the park.")]);
   baseLogits = await m.lm.logits(batch);

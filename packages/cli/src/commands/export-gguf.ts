@@ -18,6 +18,7 @@ import { isAlive, loadChatTemplate, writeFileAtomic } from "@ortrl/core";
 import { savedChatTemplate } from "@ortrl/sft";
 import { GGUF_OUTTYPES, type GgufOutType, type ExportGgufResult, exportGguf, exportGgufLora, loadModelfile } from "@ortrl/export";
 import { UsageError } from "../errors.js";
+import { handleStopSignals } from "../stop-signals.js";
 import { resolveAdapterAsModel } from "./model-options.js";
 
 interface ExportFlags {
@@ -32,9 +33,6 @@ interface ExportFlags {
   overwrite?: boolean;
 }
 
-const STOP_SIGNALS: NodeJS.Signals[] = ["SIGINT", "SIGTERM", "SIGHUP"];
-/** 128 + the signal's number, as shells report it. */
-const SIGNAL_EXIT: Record<string, number> = { SIGINT: 130, SIGTERM: 143, SIGHUP: 129 };
 
 /** Refuses a target that exists (without --overwrite) or that is one of the files the export reads. */
 function checkTarget(file: string, flags: ExportFlags, flag: string): void {
@@ -115,14 +113,7 @@ export function exportCommand(): Command {
       }
 
       const abort = new AbortController();
-      let signal: NodeJS.Signals | null = null;
-      const onSignal = (s: NodeJS.Signals) => {
-        if (signal) process.exit(SIGNAL_EXIT[s]);
-        signal = s;
-        process.stderr.write(`ortrl: ${s === "SIGINT" ? "Ctrl-C" : s}: stopping the export; no partial file is left\n`);
-        abort.abort(new Error(`export stopped by ${s}`));
-      };
-      for (const s of STOP_SIGNALS) process.on(s, onSignal);
+      const signals = handleStopSignals(abort, "stopping the export; no partial file is left", "exiting at once");
       // Each file is staged as `<target>.part-PID` and all are renamed into place only when every one is complete.
       const staged = (file: string) => `${file}.part-${process.pid}`;
       let result: ExportGgufResult;
@@ -139,13 +130,13 @@ export function exportCommand(): Command {
       } catch (e) {
         for (const [, file] of targets) fs.rmSync(staged(file), { force: true });
         if (createdDir && fs.readdirSync(outDir).length === 0) fs.rmdirSync(outDir);
-        if (signal) {
+        if (abort.signal.aborted) {
           process.stderr.write(`ortrl: export stopped; nothing was written\n`);
-          process.exit(SIGNAL_EXIT[signal]);
+          process.exit(signals.exitCode());
         }
         throw e;
       } finally {
-        for (const s of STOP_SIGNALS) process.off(s, onSignal);
+        signals.dispose();
       }
       for (const w of result.warnings) process.emitWarning(w);
       for (const note of modelfile?.notes ?? []) process.emitWarning(`Modelfile: ${note}`);

@@ -39,6 +39,7 @@ import {
   trainableParametersLine,
 } from "@ortrl/core";
 import { UsageError } from "../errors.js";
+import { type StopSignals, handleStopSignals } from "../stop-signals.js";
 import { readConfigFile } from "../config-file.js";
 import { addSchemaFlags, flagValues } from "../schema-options.js";
 import { attachTrainingUi } from "../training-ui.js";
@@ -97,7 +98,7 @@ export async function runTraining<C extends TrainingArguments>(plugin: MethodPlu
   if (typeof o.outputDir !== "string") throw new UsageError(`--output-dir is required (${source})`);
   // Signals from here on stop the run cleanly (before training starts: nothing is trained).
   const stop = new AbortController();
-  const signals = handleStopSignals(stop);
+  const signals = handleStopSignals(stop, "stopping after the current step (SIGNAL again to exit at once)", "exiting without saving the step in progress");
   try {
     await train(plugin, options, source, stop, signals, opts.lora ?? true);
   } finally {
@@ -200,37 +201,4 @@ async function train<C extends TrainingArguments>(plugin: MethodPlugin<C>, optio
   } finally {
     sub.unsubscribe();
   }
-}
-
-const STOP_SIGNALS: NodeJS.Signals[] = ["SIGINT", "SIGTERM", "SIGHUP"];
-
-interface StopSignals {
-  exitCode(): number;
-  dispose(): void;
-}
-
-/**
- * Ctrl-C (SIGINT), SIGTERM (what schedulers and containers send) and SIGHUP (a closed terminal) stop
- * the run after the current optimizer step, which saves a checkpoint to resume from; the exit code is
- * then 128 + the signal (130, 143, 129). A second signal exits at once without saving the step in progress.
- */
-function handleStopSignals(stop: AbortController): StopSignals {
-  let first: NodeJS.Signals | null = null;
-  const code = (s: NodeJS.Signals) => ({ SIGTERM: 143, SIGHUP: 129 })[s as string] ?? 130;
-  const on = (signal: NodeJS.Signals) => {
-    if (first) {
-      process.stderr.write(`ortrl: ${signal} again: exiting without saving the step in progress\n`);
-      process.exit(code(signal));
-    }
-    first = signal;
-    stop.abort();
-    process.stderr.write(`ortrl: ${signal === "SIGINT" ? "Ctrl-C" : signal}: stopping after the current step (${signal === "SIGINT" ? "Ctrl-C" : signal} again to exit at once)\n`);
-  };
-  for (const s of STOP_SIGNALS) process.on(s, on);
-  return {
-    exitCode: () => code(first ?? "SIGINT"),
-    dispose: () => {
-      for (const s of STOP_SIGNALS) process.off(s, on);
-    },
-  };
 }

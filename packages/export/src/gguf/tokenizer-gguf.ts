@@ -54,12 +54,17 @@ export function preTokenizerName(pre: unknown): string | null {
  * or edge spaces tokenizes differently). Anything else (Lowercase, NFKC, ...) changes ordinary text: an error.
  * @returns warnings; @throws Error naming tokenizer.json and the normalizer step.
  */
+/** The steps of tokenizer.json's normalizer (a Sequence's list, or the one normalizer; none when null). */
+function normalizerSteps(tok: Json): unknown[] {
+  const norm = tok.normalizer;
+  if (!isObj(norm)) return [];
+  return norm.type === "Sequence" && Array.isArray(norm.normalizers) ? (norm.normalizers as unknown[]) : [norm];
+}
+
 const SPM_SPACE_CLEANUP = [" {2,}", "(?<![\\s\\S]) | (?![\\s\\S])"];
 
 function checkSpmNormalizer(tok: Json, file: string): string[] {
-  const norm = tok.normalizer;
-  if (norm == null) return [];
-  const steps = isObj(norm) && norm.type === "Sequence" && Array.isArray(norm.normalizers) ? (norm.normalizers as unknown[]) : [norm];
+  const steps = normalizerSteps(tok);
   let spaces = false;
   for (const st of steps) {
     if (isObj(st) && st.type === "Prepend" && st.prepend === "▁") continue;
@@ -80,8 +85,7 @@ function spmSpacePrefix(tok: Json): boolean | null {
     if (pre.prepend_scheme !== undefined) return pre.prepend_scheme !== "never";
     return pre.add_prefix_space !== false;
   }
-  const norm = tok.normalizer;
-  const steps = isObj(norm) ? (norm.type === "Sequence" && Array.isArray(norm.normalizers) ? norm.normalizers : [norm]) : [];
+  const steps = normalizerSteps(tok);
   const replacesSpace = steps.some((s) => isObj(s) && s.type === "Replace" && isObj(s.pattern) && s.pattern.String === " " && s.content === "▁");
   if (pre == null && replacesSpace) return steps.some((s) => isObj(s) && s.type === "Prepend" && s.prepend === "▁");
   return null;
