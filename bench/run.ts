@@ -7,6 +7,8 @@ import { benchLlama } from "./llama.bench.js";
 import { benchDpo } from "./dpo.bench.js";
 import { benchGrpo } from "./grpo.bench.js";
 import { benchExport } from "./export.bench.js";
+import { benchBounds } from "./bounds.bench.js";
+import { benchProfile } from "./profile.bench.js";
 
 const threads = Number(process.env.ORTRL_THREADS ?? 2);
 const all: Record<string, () => Promise<void>> = {
@@ -15,6 +17,8 @@ const all: Record<string, () => Promise<void>> = {
   dpo: () => benchDpo(threads),
   grpo: () => benchGrpo(threads),
   export: () => benchExport(),
+  bounds: () => benchBounds(threads),
+  profile: () => benchProfile(threads),
 };
 const names = process.argv.slice(2).filter((a) => !a.startsWith("-"));
 for (const n of names.length ? names : Object.keys(all)) {

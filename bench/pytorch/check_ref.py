@@ -27,7 +27,7 @@ for r in (0, 8):
         b = ref.forward(P, c, ids, lora=L or None)
         print(f"r={r} max|logits - ref| = {(a - b).abs().max().item():.2e}")
         assert torch.allclose(a, b, atol=1e-4, rtol=1e-4)
-        caches = [[None, None] for _ in range(c["num_hidden_layers"])]
+        caches = [[torch.empty(2, c["num_key_value_heads"], 40, c["head_dim"]) for _ in range(2)] for _ in range(c["num_hidden_layers"])]
         out = [m(ids[:, :30], caches, 0)[:, -1]]
         for t in range(30, 40):
             out.append(m(ids[:, t:t + 1], caches, t)[:, -1])

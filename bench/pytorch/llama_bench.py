@@ -82,27 +82,26 @@ class Attention(nn.Module):
         self.v_proj = LoRALinear(hid, self.KV * self.D, r, alpha)
         self.o_proj = LoRALinear(self.H * self.D, hid, r, alpha)
 
-    def forward(self, x, cos, sin, mask, cache=None):
+    def forward(self, x, cos, sin, mask, cache=None, past_len=0):
         B, T, _ = x.shape
         q = self.q_proj(x).view(B, T, self.H, self.D).transpose(1, 2)
         k = self.k_proj(x).view(B, T, self.KV, self.D).transpose(1, 2)
         v = self.v_proj(x).view(B, T, self.KV, self.D).transpose(1, 2)
         q = q * cos + rotate_half(q) * sin
         k = k * cos + rotate_half(k) * sin
-        if cache is not None:  # cache: [past_k, past_v] (post-rope, pre-GQA-repeat), updated in place
-            if cache[0] is not None:
-                k = torch.cat([cache[0], k], 2)
-                v = torch.cat([cache[1], v], 2)
-            cache[0], cache[1] = k, v
+        if cache is not None:  # cache: preallocated [B, KV, S, D] keys and values, written in place
+            cache[0][:, :, past_len:past_len + T] = k
+            cache[1][:, :, past_len:past_len + T] = v
+            k, v = cache[0][:, :, :past_len + T], cache[1][:, :, :past_len + T]
         rep = self.H // self.KV
-        if rep > 1:  # HF repeat_kv
-            k = k.repeat_interleave(rep, dim=1)
-            v = v.repeat_interleave(rep, dim=1)
-        s = (q @ k.transpose(-1, -2)) / math.sqrt(self.D)
+        # Grouped-query attention without repeating K/V (HF's repeat_kv copies them rep times): the rep query
+        # heads of a KV head are stacked along the row axis, [B, KV, rep*T, D] x [B, KV, D, S].
+        qg = q.reshape(B, self.KV, rep * T, self.D)
+        s = torch.matmul(qg, k.transpose(-1, -2)).mul_(1.0 / math.sqrt(self.D))
         if mask is not None:
-            s = s.masked_fill(mask, torch.finfo(s.dtype).min)
-        a = torch.softmax(s, -1) @ v
-        return self.o_proj(a.transpose(1, 2).reshape(B, T, self.H * self.D))
+            s = s.view(B, self.KV, rep, T, -1).masked_fill_(mask, torch.finfo(s.dtype).min).view(B, self.KV, rep * T, -1)
+        a = torch.matmul(torch.softmax(s, -1), v)  # [B, KV, rep*T, D]
+        return self.o_proj(a.view(B, self.H, T, self.D).transpose(1, 2).reshape(B, T, self.H * self.D))
 
 
 class MLP(nn.Module):
@@ -125,8 +124,8 @@ class Layer(nn.Module):
         self.post_attention_layernorm = RMSNorm(c["hidden_size"], c["rms_norm_eps"])
         self.mlp = MLP(c, r, alpha)
 
-    def forward(self, x, cos, sin, mask, cache=None):
-        x = x + self.self_attn(self.input_layernorm(x), cos, sin, mask, cache)
+    def forward(self, x, cos, sin, mask, cache=None, past_len=0):
+        x = x + self.self_attn(self.input_layernorm(x), cos, sin, mask, cache, past_len)
         return x + self.mlp(self.post_attention_layernorm(x))
 
 
@@ -160,9 +159,9 @@ class Llama(nn.Module):
         # True = masked out. With a cache and T == 1 every past position is visible: no mask.
         mask = None
         if T > 1:
-            mask = torch.ones(T, past_len + T, dtype=torch.bool).triu(past_len + 1)[None, None]
+            mask = torch.ones(T, past_len + T, dtype=torch.bool).triu(past_len + 1)[None, None, None]
         for i, layer in enumerate(self.layers):
-            x = layer(x, cos, sin, mask, None if caches is None else caches[i])
+            x = layer(x, cos, sin, mask, None if caches is None else caches[i], past_len)
         x = self.norm(x)
         if last_only:
             x = x[:, -1:]
@@ -208,6 +207,7 @@ def main():
     ap.add_argument("--prompt", type=int, default=32, help="generate: prompt tokens")
     ap.add_argument("--new-tokens", type=int, default=64, help="generate: new tokens")
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--foreach", type=int, default=1, help="AdamW foreach implementation (1) or the per-tensor loop (0)")
     a = ap.parse_args()
     if a.batch is None:
         a.batch = 4 if a.mode == "generate" else 1
@@ -227,7 +227,7 @@ def main():
     if a.mode in ("train", "lora"):
         model.train()
         params = [p for p in model.parameters() if p.requires_grad]
-        opt = torch.optim.AdamW(params, lr=a.lr)
+        opt = torch.optim.AdamW(params, lr=a.lr, foreach=a.foreach)
         ids = torch.randint(0, V, (a.batch, a.seq))
         losses = []
         for i in range(a.warmup + a.steps):
@@ -247,7 +247,7 @@ def main():
     elif a.mode == "forward":
         model.eval()
         ids = torch.randint(0, V, (a.batch, a.seq))
-        with torch.no_grad():
+        with torch.inference_mode():
             for i in range(a.warmup + a.steps):
                 t0, c0 = time.perf_counter(), time.process_time()
                 model(ids)
@@ -262,9 +262,11 @@ def main():
         out.update(prompt_tokens=a.prompt, new_tokens=a.new_tokens)
         prompt = torch.randint(0, V, (a.batch, a.prompt))
         prefill_s, decode_s, total_s = [], [], []
-        with torch.no_grad():
+        S = a.prompt + a.new_tokens
+        with torch.inference_mode():
             for i in range(a.warmup + a.steps):
-                caches = [[None, None] for _ in range(c["num_hidden_layers"])]
+                caches = [[torch.empty(a.batch, c["num_key_value_heads"], S, c["head_dim"]) for _ in range(2)]
+                          for _ in range(c["num_hidden_layers"])]
                 c0 = time.process_time()
                 t0 = time.perf_counter()
                 logits = model(prompt, caches, 0, last_only=True)

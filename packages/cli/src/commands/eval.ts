@@ -254,7 +254,7 @@ async function evalPrompts(flags: EvalFlags, m: PretrainedModel, lm: CausalLM): 
   let completions = 0;
   for (let i = 0; i < ds.examples.length; i += flags.batchSize) {
     const batch = ds.examples.slice(i, i + flags.batchSize).flatMap((e) => Array.from({ length: N }, () => e));
-    const out = await generate(lm, batch.map((e) => e.promptIds), { maxNewTokens, temperature: flags.temperature, topP: flags.topP, eosTokenId: tok.eosTokenId ?? undefined, rng });
+    const out = await generate(lm.withFrozenBase(), batch.map((e) => e.promptIds), { maxNewTokens, temperature: flags.temperature, topP: flags.topP, eosTokenId: tok.eosTokenId ?? undefined, rng });
     const texts = out.completions.map((ids) => tok.decode(ids, { skipSpecialTokens: true }));
     completions += texts.length;
     batch.forEach((e, j) => {

@@ -61,7 +61,7 @@ export async function generate(lm: CausalLM, prompts: readonly (readonly number[
   const L = arch.numHiddenLayers;
   const S = Math.max(Tp + opts.maxNewTokens - 1, 1);
 
-  const graphs = lm.generationGraphs();
+  const graphs = await lm.generationGraphs();
   const prefillOut: Record<string, Value> = { logits: graphs.prefill.lastLogits };
   graphs.prefill.keys.forEach((k, i) => (prefillOut[`key.${i}`] = k));
   graphs.prefill.values.forEach((v, i) => (prefillOut[`value.${i}`] = v));

@@ -42,34 +42,69 @@ export interface GenerationGraphs {
   decode: { lg: LlamaGraph; logits: Value; keys: Value[]; values: Value[] };
 }
 
+/** A decode graph with frozen base weights embedded, and a sample of those weights to detect changes. */
+interface FrozenDecode {
+  decode: GenerationGraphs["decode"];
+  fingerprint: Float32Array;
+}
+
 /** Graph caches shared by every view of one model. */
 interface GraphCaches {
   forward: Map<string, ForwardGraph>;
   score: Map<string, { lg: LlamaGraph; logps: Value }>;
   generation: Map<string, GenerationGraphs>;
+  frozenDecode: Map<string, FrozenDecode>;
 }
+
+/**
+ * Largest total of base weights embedded in a decode session (bytes): a ModelProto must stay under 2 GiB, and
+ * the session holds a packed copy of them. Larger models generate with weights fed as inputs.
+ */
+export const MAX_FROZEN_BYTES = 1.5 * 2 ** 30;
+
+/** Values sampled per tensor for the frozen-weights fingerprint. */
+const FINGERPRINT_SAMPLES = 16;
 
 export class CausalLM {
   /** The attached LoRA adapter, or null (base model). */
   readonly adapter: AttachedAdapter | null;
   /** Base tensors fed with other values than `params` (e.g. modules_to_save originals of a reference model). */
   readonly overrides: ReadonlyMap<string, Float32Array>;
+  /** Base tensors that stay graph inputs in a frozen-base view (trained ones); null when this view is not frozen. */
+  readonly frozenExcept: ReadonlySet<string> | null;
   private readonly caches: GraphCaches;
 
   constructor(
     readonly arch: LlamaArch,
     readonly params: ParamStore,
     readonly runtime: Runtime,
-    opts: { adapter?: AttachedAdapter | null; overrides?: ReadonlyMap<string, Float32Array>; caches?: GraphCaches } = {},
+    opts: { adapter?: AttachedAdapter | null; overrides?: ReadonlyMap<string, Float32Array>; caches?: GraphCaches; frozenExcept?: ReadonlySet<string> | null } = {},
   ) {
     this.adapter = opts.adapter ?? null;
     this.overrides = opts.overrides ?? new Map();
-    this.caches = opts.caches ?? { forward: new Map(), score: new Map(), generation: new Map() };
+    this.frozenExcept = opts.frozenExcept ?? null;
+    this.caches = opts.caches ?? { forward: new Map(), score: new Map(), generation: new Map(), frozenDecode: new Map() };
   }
 
   /** A view computing with `adapter` attached (same parameters, runtime and graph caches). */
   withAdapter(adapter: AttachedAdapter | null, overrides: ReadonlyMap<string, Float32Array> = new Map()): CausalLM {
-    return new CausalLM(this.arch, this.params, this.runtime, { adapter, overrides, caches: this.caches });
+    return new CausalLM(this.arch, this.params, this.runtime, { adapter, overrides, caches: this.caches, frozenExcept: this.frozenExcept });
+  }
+
+  /**
+   * A view whose single-token decode sessions (generation) hold the base weights as constants, which
+   * onnxruntime pre-packs for its matmuls once: decode steps read the weights at close to memory bandwidth
+   * instead of re-packing every weight matrix per token (BENCHMARKS.md, "Generation"). Use it while the base
+   * weights do not change: inference, LoRA training (the base is frozen). Tensors named in `trainable`, the
+   * adapter's modules_to_save and overridden tensors stay inputs. The weights are snapshotted when the decode
+   * session is built; before every generate() a sample of them is compared with the snapshot and, if they
+   * changed, the session is rebuilt (correct, but costs a session build). Models whose frozen weights exceed
+   * {@link MAX_FROZEN_BYTES} generate as without this view. Costs a packed copy of the weights in the session
+   * (bytes: about the frozen weights' size).
+   */
+  withFrozenBase(trainable: Iterable<string> = []): CausalLM {
+    const except = new Set(trainable);
+    return new CausalLM(this.arch, this.params, this.runtime, { adapter: this.adapter, overrides: this.overrides, caches: this.caches, frozenExcept: except });
   }
 
   /**
@@ -168,15 +203,47 @@ export class CausalLM {
     return out.logps!.data as Float32Array;
   }
 
-  /** Prefill and decode graphs of the current variant. */
-  generationGraphs(): GenerationGraphs {
+  /**
+   * Prefill and decode graphs of the current variant. In a {@link withFrozenBase} view the decode graph embeds
+   * the frozen base weights (rebuilt, and the stale sessions released, when they changed since it was built).
+   */
+  async generationGraphs(): Promise<GenerationGraphs> {
     const key = this.variantKey();
     let gg = this.caches.generation.get(key);
     if (!gg) {
       gg = { prefill: this.buildPrefill(), decode: this.buildDecode() };
       this.caches.generation.set(key, gg);
     }
-    return gg;
+    const frozen = this.frozenTensors();
+    if (!frozen) return gg;
+    const fkey = `${key}|${[...frozen.keys()].length}|${[...this.frozenExcept!].sort().join(",")}|${[...this.overrides.keys()].sort().join(",")}`;
+    const fingerprint = sampleWeights(frozen);
+    let fd = this.caches.frozenDecode.get(fkey);
+    if (fd && !sameValues(fd.fingerprint, fingerprint)) {
+      this.caches.frozenDecode.delete(fkey);
+      await this.runtime.release(fd.decode.lg.graph);
+      fd = undefined;
+    }
+    if (!fd) {
+      fd = { decode: this.buildDecode(frozen), fingerprint };
+      this.caches.frozenDecode.set(fkey, fd);
+    }
+    return { prefill: gg.prefill, decode: fd.decode };
+  }
+
+  /** Base tensors a frozen-base view embeds (null: not frozen, or over {@link MAX_FROZEN_BYTES}). */
+  private frozenTensors(): Map<string, Float32Array> | null {
+    if (!this.frozenExcept) return null;
+    const except = new Set([...this.frozenExcept, ...this.overrides.keys(), ...(this.adapter?.originals?.keys() ?? [])]);
+    const out = new Map<string, Float32Array>();
+    let bytes = 0;
+    for (const name of this.params.names) {
+      if (except.has(name)) continue;
+      const data = this.params.get(name);
+      out.set(name, data);
+      bytes += data.byteLength;
+    }
+    return out.size === 0 || bytes > MAX_FROZEN_BYTES ? null : out;
   }
 
   private buildPrefill(): GenerationGraphs["prefill"] {
@@ -190,9 +257,9 @@ export class CausalLM {
     return { lg, lastLogits: squeeze(lg.logits(last), [1]), keys: out.presentKeys, values: out.presentValues };
   }
 
-  private buildDecode(): GenerationGraphs["decode"] {
+  private buildDecode(frozen?: ReadonlyMap<string, Float32Array>): GenerationGraphs["decode"] {
     const a = this.arch;
-    const lg = new LlamaGraph(new Graph(), a, this.placementNoDropout());
+    const lg = new LlamaGraph(new Graph(), a, this.placementNoDropout(), frozen);
     const g = lg.graph;
     const ids = g.input("input_ids", "int64", ["batch", 1]);
     const mask = g.input("attention_mask", "int64", ["batch", 1]);
@@ -209,4 +276,20 @@ export class CausalLM {
     const out = lg.decoder(ids, pos, mask, { keys, values, positions: cachePos, segments: cacheSeg });
     return { lg, logits: squeeze(lg.logits(out.hidden), [1]), keys: out.presentKeys, values: out.presentValues };
   }
+}
+
+/** A few values of every tensor (evenly spaced, ends included): changes when an optimizer step touched them. */
+function sampleWeights(tensors: ReadonlyMap<string, Float32Array>): Float32Array {
+  const out = new Float32Array(tensors.size * FINGERPRINT_SAMPLES);
+  let o = 0;
+  for (const t of tensors.values()) {
+    for (let i = 0; i < FINGERPRINT_SAMPLES; i++) out[o++] = t[Math.floor((i * (t.length - 1)) / (FINGERPRINT_SAMPLES - 1))]!;
+  }
+  return out;
+}
+
+function sameValues(a: Float32Array, b: Float32Array): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (!Object.is(a[i], b[i])) return false;
+  return true;
 }

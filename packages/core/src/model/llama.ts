@@ -49,17 +49,29 @@ export interface DecoderOutput {
 export class LlamaGraph {
   /** Base weights by HF name (graph inputs). */
   readonly weights = new Map<string, Value>();
+  /** Base weights embedded as constants (ONNX initializers), by HF name; see the `frozen` constructor argument. */
+  readonly frozenWeights = new Map<string, Value>();
   /** LoRA weights by name `<module>.lora_A.weight` / `.lora_B.weight` (graph inputs). */
   readonly loraWeights = new Map<string, Value>();
   readonly dropoutMasks = new Map<string, Value>();
 
+  /**
+   * @param frozen base weights (float32, HF [out, in] layout) to embed as constants instead of graph inputs:
+   *   onnxruntime then pre-packs their matmul operands once at session creation (a single-token decode step
+   *   runs about 2x faster, BENCHMARKS.md) at the cost of a packed copy inside the session.
+   */
   constructor(
     readonly graph: Graph,
     readonly arch: LlamaArch,
     readonly lora?: LoraPlacement,
+    frozen?: ReadonlyMap<string, Float32Array>,
   ) {
     validateArch(arch);
-    for (const s of llamaParamSpecs(arch)) this.weights.set(s.name, graph.input(s.name, "float32", s.shape));
+    for (const s of llamaParamSpecs(arch)) {
+      const data = frozen?.get(s.name);
+      if (data) this.frozenWeights.set(s.name, graph.constant(data, "float32", s.shape));
+      else this.weights.set(s.name, graph.input(s.name, "float32", s.shape));
+    }
     if (lora) {
       for (let i = 0; i < arch.numHiddenLayers; i++) {
         for (const l of layerLinears(arch)) {
@@ -73,7 +85,7 @@ export class LlamaGraph {
   }
 
   private w(name: string): Value {
-    const v = this.weights.get(name);
+    const v = this.weights.get(name) ?? this.frozenWeights.get(name);
     if (!v) throw new Error(`LlamaGraph: no weight '${name}'`);
     return v;
   }

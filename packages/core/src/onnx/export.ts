@@ -13,6 +13,8 @@ const { onnx } = onnxProto;
 
 /** The single ONNX opset ortrl emits (default domain). */
 export const OPSET = 18;
+/** onnxruntime's contrib-op domain (opset 1), imported only by graphs that use one of its ops. */
+export const MS_DOMAIN = "com.microsoft";
 /** ONNX IR version matching {@link OPSET}. */
 export const IR_VERSION = 8;
 
@@ -170,7 +172,7 @@ export function exportOnnx(graph: Graph, outputs: Record<string, Value>, graphNa
   const model = onnx.ModelProto.create({
     irVersion: IR_VERSION,
     producerName: "ortrl",
-    opsetImport: [{ domain: "", version: OPSET }],
+    opsetImport: [{ domain: "", version: OPSET }, ...(onnxNodes.some((n) => n.domain === MS_DOMAIN) ? [{ domain: MS_DOMAIN, version: 1 }] : [])],
     graph: onnx.GraphProto.create({
       name: graphName,
       node: onnxNodes,

@@ -4,6 +4,7 @@
  * VJP: da = g b^T, db = a^T g. When b is a rank-2 weight and a carries batch dims, db is computed as
  * reshape(a, [-1, K])^T reshape(g, [-1, N]), one GEMM instead of a batched product and a reduction.
  */
+import { MS_DOMAIN } from "../onnx/export.js";
 import type { OpDef, Value } from "../ir/graph.js";
 import { type Dim, formatShape } from "../ir/shape.js";
 import { broadcastOrThrow, check, expectArity, expectFloat, expectSameDtype } from "./util.js";
@@ -75,7 +76,9 @@ export const matmul = (a: Value, b: Value): Value => a.graph.apply(matmulOp, [a,
  * Linear-layer product y = a b^T with a weight in [out, in] layout: a [..., K] x b [N, K] -> [..., N].
  * VJP: da = g b; db = reshape(g, [-1, N])^T reshape(a, [-1, K]), computed directly in b's [N, K]
  * layout (no transpose of a weight-sized gradient).
- * Lowering: MatMul(a, Transpose(b)), which onnxruntime fuses into one GEMM with transB.
+ * Lowering: MatMul(a, Transpose(b)), which onnxruntime fuses into one GEMM with transB; for a constant b
+ * (a frozen weight embedded in the graph) onnxruntime's FusedMatMul(transB=1) (com.microsoft), which
+ * pre-packs b once without first materialising a transposed copy of it.
  */
 export const matmulTOp: OpDef = {
   name: "MatMulT",
@@ -90,6 +93,10 @@ export const matmulTOp: OpDef = {
   },
   lower(node, ctx) {
     const [a, b] = node.inputs as [Value, Value];
+    if (b.node === null && b.graph.constants.has(b.id)) {
+      ctx.emit("FusedMatMul", [ctx.name(a), ctx.name(b)], [ctx.name(node.outputs[0]!)], { transB: 1 }, MS_DOMAIN);
+      return;
+    }
     const t = ctx.fresh("wT");
     ctx.emit("Transpose", [ctx.name(b)], [t], { perm: [1, 0] });
     ctx.emit("MatMul", [ctx.name(a), t], [ctx.name(node.outputs[0]!)]);

@@ -3,13 +3,20 @@
  * (adapter included), as GRPO uses to draw num_generations completions per prompt.
  */
 import { type GenerateOptions, type GenerateOutput, generate } from "../generate/generate.js";
+import type { CausalLM } from "../model/causal-lm.js";
 import type { Policy, Sampler } from "./seams.js";
 
 export class PolicySampler implements Sampler {
-  constructor(private readonly policy: Pick<Policy, "lm">) {}
+  /**
+   * @param policy with `trainable` given, the base weights it does not train (all of them under LoRA) are
+   *   embedded in the decode session ({@link CausalLM.withFrozenBase}: faster decode steps, a packed copy of
+   *   those weights in memory); without it every weight is fed per step.
+   */
+  constructor(private readonly policy: Pick<Policy, "lm"> & Partial<Pick<Policy, "trainable">>) {}
 
   /** See {@link generate}: prompts are token ids; completions exclude the prompt. */
   generate(prompts: readonly (readonly number[])[], opts: GenerateOptions): Promise<GenerateOutput> {
-    return generate(this.policy.lm, prompts, opts);
+    const t = this.policy.trainable;
+    return generate(t ? this.policy.lm.withFrozenBase(t.names) : this.policy.lm, prompts, opts);
   }
 }

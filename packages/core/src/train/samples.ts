@@ -39,7 +39,7 @@ export function readSamplePrompts(file: string): string[] {
  * ({@link encodeRecordedPrompt}: the run's prompt format from `opts.record`, e.g. the Alpaca template after Alpaca SFT).
  * @throws RangeError when a prompt encodes to nothing or is too long for the model.
  */
-export async function generateSamples(policy: Pick<Policy, "lm" | "config" | "tokenizer">, prompts: readonly string[], opts: { maxNewTokens: number; batchSize: number; record?: TrainingRecord | null }): Promise<string[]> {
+export async function generateSamples(policy: Pick<Policy, "lm" | "config" | "tokenizer"> & Partial<Pick<Policy, "trainable">>, prompts: readonly string[], opts: { maxNewTokens: number; batchSize: number; record?: TrainingRecord | null }): Promise<string[]> {
   const tok = policy.tokenizer;
   const ids = prompts.map((p, i) => {
     const t = encodeRecordedPrompt(tok, p, opts.record);
@@ -48,8 +48,10 @@ export async function generateSamples(policy: Pick<Policy, "lm" | "config" | "to
   });
   const eos = policy.config.eosTokenId ?? tok.eosTokenId ?? undefined;
   const out: string[] = [];
+  // The base weights a LoRA run does not train are embedded in the decode session (CausalLM.withFrozenBase).
+  const lm = policy.trainable ? policy.lm.withFrozenBase(policy.trainable.names) : policy.lm;
   for (let i = 0; i < ids.length; i += opts.batchSize) {
-    const r = await generate(policy.lm, ids.slice(i, i + opts.batchSize), { maxNewTokens: opts.maxNewTokens, temperature: 0, eosTokenId: eos });
+    const r = await generate(lm, ids.slice(i, i + opts.batchSize), { maxNewTokens: opts.maxNewTokens, temperature: 0, eosTokenId: eos });
     out.push(...r.completions.map((c) => tok.decode(c, { skipSpecialTokens: true })));
   }
   return out;
