@@ -1,12 +1,14 @@
 /**
  * One GRPO step at the SmolLM2-135M shape (LoRA r 16 all-linear; 2 prompts of 64 tokens x 8
  * generations of 128 new tokens; beta 0.04), split into generation / reward / reference / policy
- * update seconds, next to plain generate() on the same batch in the same process. Each repeat is its
+ * update seconds, next to plain generate() on the same batch in the same process, alternating with the
+ * PyTorch peer's GRPO step (bench/pytorch/rl_bench.py) when /usr/bin/python3 has torch. Each repeat is its
  * own process.  ORTRL_BENCH_CONFIGS=smollm2-135m  ORTRL_BENCH_REPEATS=3
  */
 import { spawnSync } from "node:child_process";
 import { fileURLToPath } from "node:url";
 import { median, record } from "./report.js";
+import { runPeer } from "./dpo.bench.js";
 
 const here = fileURLToPath(new URL(".", import.meta.url));
 
@@ -15,7 +17,10 @@ export async function benchGrpo(threads: number): Promise<void> {
   const repeats = Number(process.env.ORTRL_BENCH_REPEATS ?? 3);
   for (const config of configs) {
     const runs: Record<string, number>[] = [];
+    const peer: Record<string, number>[] = [];
     for (let r = 0; r < repeats; r++) {
+      const t = runPeer("grpo", config, 2, threads);
+      if (t) peer.push(t);
       const p = spawnSync(process.execPath, ["--import", "tsx", "bench/llama-worker.ts", "grpo", config, "--steps", "2", "--threads", String(threads)], { encoding: "utf8", cwd: `${here}/..`, timeout: 3_600_000 });
       const line = p.stdout.trim().split("\n").filter((l) => l.startsWith("{")).at(-1);
       if (p.status !== 0 || !line) console.error(`benchmark failed: grpo ${config}\n${p.stderr.slice(-2000)}`);
@@ -37,6 +42,17 @@ export async function benchGrpo(threads: number): Promise<void> {
       plain_generate_tokens_per_second: m("plain_generate_tokens_per_second"),
       peak_rss_bytes: m("peak_rss_bytes"),
       runs,
+      ...(peer.length
+        ? {
+            pytorch_seconds_per_step: median(peer.map((x) => x.seconds_per_step_median!)),
+            pytorch_generation_seconds: median(peer.map((x) => x.generation_seconds!)),
+            pytorch_reference_seconds: median(peer.map((x) => x.reference_seconds!)),
+            pytorch_policy_update_seconds: median(peer.map((x) => x.policy_update_seconds!)),
+            pytorch_peak_rss_bytes: median(peer.map((x) => x.peak_rss_bytes!)),
+            speedup_vs_pytorch: median(peer.map((x) => x.seconds_per_step_median!)) / m("seconds_per_step_median"),
+            pytorch_runs: peer,
+          }
+        : {}),
     });
   }
 }

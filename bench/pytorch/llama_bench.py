@@ -43,6 +43,7 @@ class LoRALinear(nn.Module):
         super().__init__()
         self.weight = nn.Parameter(torch.empty(out_f, in_f).normal_(0.0, INIT_STD))
         self.r = r
+        self.enabled = True  # False: the base layer alone (a DPO/GRPO reference model; PEFT's disable_adapter)
         if r > 0:
             self.weight.requires_grad_(False)
             self.lora_A = nn.Parameter(torch.empty(r, in_f))
@@ -52,7 +53,7 @@ class LoRALinear(nn.Module):
 
     def forward(self, x):
         y = F.linear(x, self.weight)
-        if self.r > 0:
+        if self.r > 0 and self.enabled:
             y = y + F.linear(F.linear(x, self.lora_A), self.lora_B) * self.scaling
         return y
 
@@ -152,7 +153,13 @@ class Llama(nn.Module):
         emb = torch.cat([fr, fr], -1)
         return emb.cos()[None, None], emb.sin()[None, None]
 
-    def forward(self, ids, caches=None, past_len=0, last_only=False):
+    def set_adapter_enabled(self, on):
+        for m in self.modules():
+            if isinstance(m, LoRALinear):
+                m.enabled = on
+
+    def forward(self, ids, caches=None, past_len=0, last_only=False, keep_from=None):
+        """Logits [B, T, V]; last_only: of the last position; keep_from: of positions keep_from.. only."""
         B, T = ids.shape
         x = self.embed_tokens(ids)
         cos, sin = self.rope(torch.arange(past_len, past_len + T))
@@ -165,6 +172,8 @@ class Llama(nn.Module):
         x = self.norm(x)
         if last_only:
             x = x[:, -1:]
+        elif keep_from is not None:
+            x = x[:, keep_from:]
         return F.linear(x, self.embed_tokens.weight)  # tied lm_head
 
 

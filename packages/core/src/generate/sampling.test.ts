@@ -7,6 +7,7 @@ const logits = Float32Array.from([1, 3, 2, 3, -1]);
 describe("sampleToken", () => {
   it("greedy picks the first maximum", () => {
     expect(argmax(logits)).toBe(1);
+    expect(() => sampleToken(Float32Array.of(NaN, NaN, NaN), 0, 3, { topP: 0.9 }, new Rng(0))).toThrow(/no finite maximum/);
     expect(sampleToken(logits, 0, 5, { temperature: 0 }, new Rng(0))).toBe(1);
   });
   it("top-k 1 is greedy", () => {

@@ -44,6 +44,7 @@ export function sampleToken(logits: Float32Array, offset: number, n: number, opt
 
   let maxLogit = -Infinity;
   for (let i = 0; i < n; i++) maxLogit = Math.max(maxLogit, logits[offset + i]!);
+  if (!Number.isFinite(maxLogit)) throw new RangeError(`sampling: the logits hold no finite maximum (${maxLogit}): the model produced NaN/Inf`);
   const scaledMax = maxLogit / temperature;
   if (topK === 0 && topP === 1) {
     // Plain softmax sampling in one pass over the vocabulary.

@@ -71,4 +71,27 @@ describe("withFrozenBase (stories260K)", () => {
     expect(after.completions).toEqual((await generate(lm, prompts, opts)).completions);
     expect((await lm.withFrozenBase().generationGraphs()).decode === first).toBe(false); // (not toBe: printing a graph hangs)
   });
+
+  it("sees a single changed value, and keeps linear biases (qkv, o, mlp) in the frozen graph", async () => {
+    const arch = { ...m.lm.arch, qkvBias: true, oBias: true, mlpBias: true };
+    const { ParamStore } = await import("../params/param-store.js");
+    const { llamaParamSpecs } = await import("./llama-arch.js");
+    const params = new ParamStore(llamaParamSpecs(arch));
+    const rng = new Rng(3);
+    for (const n of params.names) {
+      if (m.lm.params.has(n)) params.get(n).set(m.lm.params.get(n));
+      else params.get(n).forEach((_, i, a) => (a[i] = rng.normal() * 0.1));
+    }
+    const lm = new CausalLM(arch, params, runtime);
+    const opts = { maxNewTokens: 12, temperature: 0 };
+    const plain = await generate(lm, prompts, opts);
+    expect((await generate(lm.withFrozenBase(), prompts, opts)).completions).toEqual(plain.completions);
+    // One element of one tensor, away from any sampling pattern: the checksum sees it.
+    const emb = params.get("model.embed_tokens.weight");
+    const row = 403 * m.lm.arch.hiddenSize + 5;
+    emb[row] = emb[row]! + 4;
+    const changed = await generate(lm, prompts, opts);
+    expect((await generate(lm.withFrozenBase(), prompts, opts)).completions).toEqual(changed.completions);
+  });
 });
+

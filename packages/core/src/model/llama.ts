@@ -91,7 +91,7 @@ export class LlamaGraph {
   }
 
   private proj(x: Value, module: string, batchDims: readonly Dim[]): Value {
-    const bias = this.weights.get(`${module}.bias`);
+    const bias = this.weights.get(`${module}.bias`) ?? this.frozenWeights.get(`${module}.bias`);
     let lora: LoraWeights | undefined;
     const a = this.loraWeights.get(`${module}.lora_A.weight`);
     if (a && this.lora) {
